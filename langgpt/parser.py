@@ -1,0 +1,441 @@
+"""Source text -> typed AST.
+
+The grammar (``grammar/lgpt.lark``, shipped as ``langgpt/grammar/lgpt.lark``) is parsed with Lark's
+LALR parser and contextual lexer. A Lark ``Transformer`` turns the parse tree into the frozen nodes of
+``langgpt.ast``; syntax errors become diagnostics with what was expected and a hint.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from langgpt import ast
+from langgpt.ast import Span
+from langgpt.errors import Diagnostic, DiagnosticError
+from langgpt.sections import canonical
+from langgpt.strings import decode, plain_value
+
+SUPPORTED_VERSIONS = (1,)
+TEXT_TOKENS = ("STRING", "LONG_STRING", "RAW_STRING", "RAW_LONG_STRING", "LINE_TEXT")
+
+_lock = threading.Lock()
+_local = threading.local()  # per-thread sink for comments seen by the lexer during one parse
+_parser: Lark | None = None
+
+
+def grammar_text() -> str:
+    return resources.files("langgpt").joinpath("grammar/lgpt.lark").read_text(encoding="utf-8")
+
+
+def get_parser() -> Lark:
+    """The shared LALR parser. Lark parsers are stateless between parses, so one instance serves all
+    threads; the lock only guards its construction."""
+    global _parser
+    if _parser is None:
+        with _lock:
+            if _parser is None:
+                _parser = Lark(
+                    grammar_text(),
+                    parser="lalr",
+                    lexer="contextual",
+                    propagate_positions=True,
+                    maybe_placeholders=True,
+                    start=["start", "condition"],
+                    lexer_callbacks={"COMMENT": _collect_comment},
+                )
+    return _parser
+
+
+def parse(text: str, path: str = "<string>") -> ast.Document:
+    """Parse one source text. Raises DiagnosticError on syntax errors."""
+    parser = get_parser()
+    _local.comments = comments = []
+    try:
+        tree = parser.parse(text, start="start")
+    except UnexpectedInput as exc:
+        raise DiagnosticError([_syntax_diagnostic(exc, text, path)]) from None
+    finally:
+        _local.comments = None
+    try:
+        doc: ast.Document = _ToAst(path, text).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, DiagnosticError):
+            raise exc.orig_exc from None
+        raise
+    return doc.model_copy(update={"comments": tuple(_comment(path, c) for c in comments)})
+
+
+def _collect_comment(tok: Token) -> Token:
+    sink = getattr(_local, "comments", None)
+    if sink is not None:
+        sink.append(tok)
+    return tok
+
+
+def parse_condition(text: str, span: Span) -> ast.Condition:
+    """Parse the condition of an ``{if ...}`` tag (same grammar, rule ``condition``)."""
+    try:
+        tree = get_parser().parse(text, start="condition")
+    except UnexpectedInput as exc:
+        col = span.col + (exc.column - 1 if isinstance(exc.column, int) and exc.column > 0 else 0)
+        at = Span.model_construct(file=span.file, line=span.line, col=col, end_line=span.line, end_col=col + 1)
+        raise DiagnosticError([Diagnostic("E117", f"invalid condition `{text}`", at, "a condition such as `lang == \"English\"`, `not strict` or `a and b`")]) from None
+    return _ToAst(span.file, "", offset=(span.line - 1, span.col - 1)).transform(tree)  # type: ignore[no-any-return]
+
+
+def _comment(path: str, tok: Token) -> ast.Comment:
+    return ast.Comment.model_construct(span=_token_span(path, tok), text=str(tok))
+
+
+def _token_span(path: str, tok: Token, offset: tuple[int, int] = (0, 0)) -> Span:
+    line = (tok.line or 1) + offset[0]
+    col = (tok.column or 1) + (offset[1] if tok.line == 1 else 0)
+    end_line = (tok.end_line or tok.line or 1) + offset[0]
+    end_col = (tok.end_column or col) + (offset[1] if tok.end_line == 1 else 0)
+    return Span.model_construct(file=path, line=line, col=col, end_line=end_line, end_col=end_col)
+
+
+# ----------------------------------------------------------------------------- syntax errors
+
+_TOKEN_WORDS = {
+    "LBRACE": "`{`", "RBRACE": "`}`", "COLON": "`:`", "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`",
+    "RPAR": "`)`", "COMMA": "`,`", "EQUAL": "`=`", "DOT": "`.`", "NAME": "a name", "INT": "an integer",
+    "SIGNED_NUMBER": "a number", "STRING": "a string", "LONG_STRING": "a string",
+    "RAW_STRING": "a string", "RAW_LONG_STRING": "a string", "LINE_TEXT": "text",
+    "ITEM_MARK": "a list item (`- text` or `1. text`)", "MODE": "`+=`", "COMPARE": "a comparison",
+    "$END": "end of file",
+}
+
+
+def _expected_words(expected: set[str]) -> str:
+    words = []
+    for name in sorted(expected):
+        word = _TOKEN_WORDS.get(name)
+        if word is None:
+            word = f"`{name.lower()}`" if name.isalpha() or "_" in name else name
+        if word not in words:
+            words.append(word)
+    return ", ".join(words[:10]) + (" ..." if len(words) > 10 else "")
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    line, col = max(exc.line, 1), max(exc.column, 1)
+    span = Span.model_construct(file=path, line=line, col=col, end_line=line, end_col=col + 1)
+    hint = None
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if ch == '"':
+            return Diagnostic("E002", "unterminated string", span, 'a closing `"` on the same line, or `"""` for text over several lines')
+        expected = _expected_words(set(exc.allowed or ()))
+        return Diagnostic("E001", f"unexpected character `{ch}`", span, expected or None, _hint_for_char(ch))
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        if tok.type == "$END":
+            return Diagnostic("E001", "unexpected end of file", span, _expected_words(set(exc.expected)), "a block is still open: check that every `{` has its `}`")
+        width = len(str(tok).split("\n", 1)[0]) or 1
+        span = Span.model_construct(file=path, line=line, col=col, end_line=line, end_col=col + width)
+        prev = _previous_line_text(exc)
+        if prev is not None:
+            hint = "unquoted item text runs to the end of its line, so a `}` there is text: put the closing `}` on its own line"
+        shown = str(tok).split("\n", 1)[0]
+        return Diagnostic("E001", f"unexpected {_describe_token(tok)} `{shown[:40]}`", span, _expected_words(set(exc.expected)), hint)
+    if isinstance(exc, UnexpectedEOF):
+        return Diagnostic("E001", "unexpected end of file", span, _expected_words(set(exc.expected)))
+    return Diagnostic("E001", "syntax error", span)
+
+
+def _describe_token(tok: Token) -> str:
+    return {"NAME": "name", "LINE_TEXT": "text", "ITEM_MARK": "list item"}.get(tok.type, "token")
+
+
+def _previous_line_text(exc: UnexpectedToken) -> Token | None:
+    """When the previous token is unquoted text ending in `}`, the user probably closed a block on the
+    same line as an item."""
+    state = getattr(exc, "state", None)
+    history = getattr(exc, "token_history", None) or []
+    last = history[-1] if history else None
+    if last is None and state is not None:
+        stack = getattr(state, "value_stack", [])
+        last = next((v for v in reversed(stack) if isinstance(v, Token)), None)
+    if isinstance(last, Token) and last.type == "LINE_TEXT" and str(last).rstrip().endswith("}"):
+        return last
+    return None
+
+
+def _hint_for_char(ch: str) -> str | None:
+    if ch == "'":
+        return 'strings use double quotes: "text" or """text"""'
+    if ch in "{}":
+        return "blocks open with `{` after a name, and close with `}`"
+    return None
+
+
+# ----------------------------------------------------------------------------- parse tree -> AST
+
+
+def _is_text(tok: Any) -> bool:
+    return isinstance(tok, Token) and tok.type in TEXT_TOKENS
+
+
+class _ToAst(Transformer[Token, Any]):
+    """Builds AST nodes. Spans come from tokens and from the ``meta`` Lark propagates."""
+
+    def __init__(self, path: str, text: str, offset: tuple[int, int] = (0, 0)) -> None:
+        super().__init__(visit_tokens=False)
+        self.path = path
+        self.text = text
+        self.offset = offset
+
+    # -- helpers
+    def _span(self, tree_or_tok: Any) -> Span:
+        if isinstance(tree_or_tok, Token):
+            return _token_span(self.path, tree_or_tok, self.offset)
+        m = tree_or_tok.meta
+        tok = Token("X", "", line=m.line, column=m.column, end_line=m.end_line, end_column=m.end_column)
+        return _token_span(self.path, tok, self.offset)
+
+    def _text(self, tok: Token) -> ast.Text:
+        span = _token_span(self.path, tok, self.offset)
+        return decode(tok.type, str(tok), self.path, span.line, span.col, parse_condition)
+
+    # Lark calls rule methods with the children; we need meta too, so every rule is written against
+    # the Tree itself via _call_userfunc below.
+    def _call_userfunc(self, tree: Tree[Token], new_children: Any = None) -> Any:
+        children = new_children if new_children is not None else tree.children
+        method = getattr(self, "rule_" + str(tree.data))
+        return method(tree, *children)
+
+    # -- document
+    def rule_start(self, tree: Tree[Token], *children: Any) -> ast.Document:
+        header = children[0] if children and isinstance(children[0], ast.Header) else None
+        decls = tuple(c for c in children if not isinstance(c, ast.Header))
+        span = Span.model_construct(file=self.path, line=1, col=1, end_line=self.text.count("\n") + 1, end_col=1)
+        return ast.Document.model_construct(span=span, path=self.path, header=header, decls=decls, comments=())
+
+    def rule_header(self, tree: Tree[Token], version: Token) -> ast.Header:
+        node = ast.Header.model_construct(span=self._span(tree), version=int(version))
+        if node.version not in SUPPORTED_VERSIONS:
+            raise DiagnosticError([Diagnostic("E004", f"unsupported language version {node.version}", self._span(version), "`lgpt 1`", "this compiler reads version 1 of the language")])
+        return node
+
+    def rule_import_decl(self, tree: Tree[Token], path: Token, alias: Token | None = None) -> ast.Import:
+        return ast.Import.model_construct(span=self._span(tree), path=plain_value(path.type, str(path)), alias=str(alias) if alias else None)
+
+    # -- variables
+    def rule_var_decl(self, tree: Tree[Token], name: Token, type_: ast.TypeRef, *rest: Any) -> ast.VarDecl:
+        default = next((r for r in rest if not _is_text(r) and r is not None), None)
+        desc_tok = next((r for r in rest if _is_text(r)), None)
+        description = plain_value(desc_tok.type, str(desc_tok)) if desc_tok is not None else None
+        return ast.VarDecl.model_construct(span=self._span(name), name=str(name), type=type_, default=default, description=description)
+
+    def rule_simple_type(self, tree: Tree[Token], name: Token) -> ast.TypeRef:
+        return ast.TypeRef.model_construct(span=self._span(tree), name=str(name), labels=(), item=None)
+
+    def rule_label_type(self, tree: Tree[Token], name: Token, labels: list[str]) -> ast.TypeRef:
+        return ast.TypeRef.model_construct(span=self._span(tree), name=str(name), labels=tuple(labels), item=None)
+
+    def rule_list_type(self, tree: Tree[Token], name: Token, item: ast.TypeRef) -> ast.TypeRef:
+        return ast.TypeRef.model_construct(span=self._span(tree), name=str(name), labels=(), item=item)
+
+    def rule_name_list(self, tree: Tree[Token], *names: Token) -> list[str]:
+        return [str(n) for n in names]
+
+    # -- roles
+    def rule_role(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Role:
+        title = next((plain_value(r.type, str(r)) for r in rest if _is_text(r)), None)
+        extends = next((r for r in rest if isinstance(r, ast.NameRef)), None)
+        members = tuple(r for r in rest if isinstance(r, (ast.Section, ast.RoleIf, ast.RoleFor)))
+        return ast.Role.model_construct(span=self._span(name), name=str(name), title=title, extends=extends, members=members)
+
+    def rule_extends(self, tree: Tree[Token], name: ast.NameRef) -> ast.NameRef:
+        return name
+
+    def rule_section(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Section:
+        body = rest[-1]
+        title_tok = next((r for r in rest[:-1] if _is_text(r)), None)
+        append = any(isinstance(r, Token) and r.type == "MODE" for r in rest)
+        return ast.Section.model_construct(
+            span=self._span(name),
+            name=str(name),
+            canonical=canonical(str(name)),
+            title=plain_value(title_tok.type, str(title_tok)) if title_tok is not None else None,
+            append=append,
+            body=body,
+        )
+
+    def rule_prose_body(self, tree: Tree[Token], tok: Token) -> ast.Text:
+        return self._text(tok)
+
+    def rule_block(self, tree: Tree[Token], *entries: Any) -> ast.Block:
+        return ast.Block.model_construct(span=self._span(tree), entries=self._with_depths(entries))
+
+    def _with_depths(self, entries: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Item depth comes from indentation: each deeper column opens a nested level."""
+        columns: list[int] = []
+        out = []
+        for entry in entries:
+            if isinstance(entry, ast.Item):
+                col = entry.span.col
+                while columns and col < columns[-1]:
+                    columns.pop()
+                if not columns or col > columns[-1]:
+                    columns.append(col)
+                entry = entry.model_copy(update={"depth": len(columns) - 1})
+            else:
+                columns.clear()
+            out.append(entry)
+        return tuple(out)
+
+    def rule_item(self, tree: Tree[Token], mark: Token, text: Token) -> ast.Item:
+        return ast.Item.model_construct(span=self._span(mark), marker=str(mark), depth=0, text=self._text(text))
+
+    def rule_field(self, tree: Tree[Token], key: Token, value: Token) -> ast.FieldEntry:
+        key_text = plain_value(key.type, str(key)) if key.type != "NAME" else str(key)
+        return ast.FieldEntry.model_construct(span=self._span(key), key=key_text, value=self._text(value))
+
+    def rule_paragraph(self, tree: Tree[Token], tok: Token) -> ast.Paragraph:
+        return ast.Paragraph.model_construct(span=self._span(tok), text=self._text(tok))
+
+    def rule_subsection(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Subsection:
+        title_tok = next((r for r in rest[:-1] if _is_text(r)), None)
+        title = plain_value(title_tok.type, str(title_tok)) if title_tok is not None else None
+        return ast.Subsection.model_construct(span=self._span(name), name=str(name), title=title, body=rest[-1])
+
+    def _branches(self, tree: Tree[Token], cls: Any, condition: ast.Condition, rest: tuple[Any, ...], branch_types: tuple[type, ...]) -> tuple[Any, ...]:
+        body = tuple(r for r in rest if not isinstance(r, cls))
+        first = cls.model_construct(span=self._span(tree), condition=condition, body=body)
+        return (first, *[r for r in rest if isinstance(r, cls)])
+
+    def rule_role_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.RoleIf:
+        return ast.RoleIf.model_construct(span=self._span(tree), branches=self._branches(tree, ast.MemberBranch, condition, rest, ()))
+
+    def rule_role_elif(self, tree: Tree[Token], condition: ast.Condition, *body: Any) -> ast.MemberBranch:
+        return ast.MemberBranch.model_construct(span=self._span(tree), condition=condition, body=body)
+
+    def rule_role_else(self, tree: Tree[Token], *body: Any) -> ast.MemberBranch:
+        return ast.MemberBranch.model_construct(span=self._span(tree), condition=None, body=body)
+
+    def rule_role_for(self, tree: Tree[Token], var: Token, iterable: ast.NameRef, *body: Any) -> ast.RoleFor:
+        return ast.RoleFor.model_construct(span=self._span(tree), var=str(var), iterable=iterable.name, body=body)
+
+    def rule_entry_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.EntryIf:
+        branches = self._branches(tree, ast.EntryBranch, condition, rest, ())
+        first = branches[0]
+        branches = (first.model_copy(update={"body": self._with_depths(first.body)}), *branches[1:])
+        return ast.EntryIf.model_construct(span=self._span(tree), branches=branches)
+
+    def rule_entry_elif(self, tree: Tree[Token], condition: ast.Condition, *body: Any) -> ast.EntryBranch:
+        return ast.EntryBranch.model_construct(span=self._span(tree), condition=condition, body=self._with_depths(body))
+
+    def rule_entry_else(self, tree: Tree[Token], *body: Any) -> ast.EntryBranch:
+        return ast.EntryBranch.model_construct(span=self._span(tree), condition=None, body=self._with_depths(body))
+
+    def rule_entry_for(self, tree: Tree[Token], var: Token, iterable: ast.NameRef, *body: Any) -> ast.EntryFor:
+        return ast.EntryFor.model_construct(span=self._span(tree), var=str(var), iterable=iterable.name, body=self._with_depths(body))
+
+    # -- examples
+    def rule_examples(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Examples:
+        source = next((r for r in rest if isinstance(r, ast.ExampleSource)), None)
+        settings = tuple(r for r in rest if isinstance(r, ast.ExampleSetting))
+        records = tuple(r for r in rest if isinstance(r, ast.Record))
+        return ast.Examples.model_construct(span=self._span(name), name=str(name), source=source, settings=settings, records=records)
+
+    def rule_source(self, tree: Tree[Token], path: Token, *picks: tuple[str, Any]) -> ast.ExampleSource:
+        opts = dict(picks)
+        return ast.ExampleSource.model_construct(span=self._span(tree), path=plain_value(path.type, str(path)), k=opts.get("k"), seed=opts.get("seed"), balanced_by=opts.get("balanced_by"))
+
+    def rule_pick_k(self, tree: Tree[Token], n: Token) -> tuple[str, Any]:
+        return ("k", int(n))
+
+    def rule_pick_seed(self, tree: Tree[Token], n: Token) -> tuple[str, Any]:
+        return ("seed", int(n))
+
+    def rule_pick_balanced(self, tree: Tree[Token], name: Token) -> tuple[str, Any]:
+        return ("balanced_by", str(name))
+
+    def rule_example_setting(self, tree: Tree[Token], name: Token, value: Token) -> ast.ExampleSetting:
+        return ast.ExampleSetting.model_construct(span=self._span(name), name=str(name), value=self._text(value))
+
+    def rule_record(self, tree: Tree[Token], *fields: ast.RecordField) -> ast.Record:
+        return ast.Record.model_construct(span=self._span(tree), fields=fields)
+
+    def rule_record_field(self, tree: Tree[Token], name: Token, value: Any) -> ast.RecordField:
+        return ast.RecordField.model_construct(span=self._span(name), name=str(name), value=value)
+
+    # -- templates
+    def rule_template(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Template:
+        text = self._text(rest[0]) if rest and _is_text(rest[0]) else None
+        members = tuple(r for r in rest if isinstance(r, ast.TemplateMember))
+        return ast.Template.model_construct(span=self._span(name), name=str(name), text=text, members=members)
+
+    def rule_template_member(self, tree: Tree[Token], key: Token, value: Any) -> ast.TemplateMember:
+        if _is_text(value):
+            value = self._text(value)
+        return ast.TemplateMember.model_construct(span=self._span(key), key=str(key), value=value)
+
+    def rule_role_ref(self, tree: Tree[Token], name: ast.NameRef | None = None) -> ast.RoleRef:
+        return ast.RoleRef.model_construct(span=self._span(tree), name=name.name if name else None)
+
+    # -- config blocks
+    def rule_config_block(self, tree: Tree[Token], kind: str, *rest: Any) -> ast.ConfigBlock:
+        names = [str(r) for r in rest if isinstance(r, Token)]
+        settings = tuple(r for r in rest if isinstance(r, ast.Setting))
+        name = names[0] if names else None
+        target = names[1] if len(names) > 1 else None
+        return ast.ConfigBlock.model_construct(span=self._span(tree), kind=kind, name=name, target=target, settings=settings)
+
+    def rule_config_kind(self, tree: Tree[Token], tok: Token) -> str:
+        return str(tok)
+
+    def rule_setting(self, tree: Tree[Token], key: Token, *values: Any) -> ast.Setting:
+        key_text = plain_value(key.type, str(key)) if key.type != "NAME" else str(key)
+        return ast.Setting.model_construct(span=self._span(key), key=key_text, values=values)
+
+    def rule_call(self, tree: Tree[Token], func: Token, *args: Any) -> ast.CallValue:
+        return ast.CallValue.model_construct(span=self._span(tree), func=str(func), args=tuple(a for a in args if a is not None))
+
+    def rule_argument(self, tree: Tree[Token], *parts: Any) -> ast.Argument:
+        name, value = parts if len(parts) == 2 else (None, parts[0])
+        return ast.Argument.model_construct(span=self._span(tree), name=str(name) if name else None, value=value)
+
+    # -- values
+    def rule_string_value(self, tree: Tree[Token], tok: Token) -> ast.StrValue:
+        return ast.StrValue.model_construct(span=self._span(tok), value=plain_value(tok.type, str(tok)))
+
+    def rule_number_value(self, tree: Tree[Token], tok: Token) -> ast.NumValue:
+        text = str(tok)
+        value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+        return ast.NumValue.model_construct(span=self._span(tok), value=value, text=text)
+
+    def rule_true_value(self, tree: Tree[Token]) -> ast.BoolValue:
+        return ast.BoolValue.model_construct(span=self._span(tree), value=True)
+
+    def rule_false_value(self, tree: Tree[Token]) -> ast.BoolValue:
+        return ast.BoolValue.model_construct(span=self._span(tree), value=False)
+
+    def rule_name_value(self, tree: Tree[Token], name: ast.NameRef) -> ast.NameRef:
+        return name
+
+    def rule_list_value(self, tree: Tree[Token], *items: Any) -> ast.ListValue:
+        return ast.ListValue.model_construct(span=self._span(tree), items=tuple(i for i in items if i is not None))
+
+    def rule_dotted_name(self, tree: Tree[Token], *parts: Token) -> ast.NameRef:
+        return ast.NameRef.model_construct(span=self._span(tree), name=".".join(str(p) for p in parts))
+
+    # -- conditions
+    def rule_or_cond(self, tree: Tree[Token], *operands: Any) -> ast.BoolOp:
+        return ast.BoolOp.model_construct(span=self._span(tree), kind="or", operands=operands)
+
+    def rule_and_cond(self, tree: Tree[Token], *operands: Any) -> ast.BoolOp:
+        return ast.BoolOp.model_construct(span=self._span(tree), kind="and", operands=operands)
+
+    def rule_negation(self, tree: Tree[Token], operand: Any) -> ast.Not:
+        return ast.Not.model_construct(span=self._span(tree), operand=operand)
+
+    def rule_comparison(self, tree: Tree[Token], left: Any, op: Token, right: Any) -> ast.Compare:
+        return ast.Compare.model_construct(span=self._span(tree), op=str(op), left=left, right=right)
