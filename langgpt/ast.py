@@ -11,7 +11,7 @@ keeps parsing fast and lets pydantic build its validators lazily, only when JSON
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,7 +51,7 @@ class StrValue(Node):
 
 class NumValue(Node):
     kind: Literal["num"] = "num"
-    value: Union[int, float]
+    value: int | float
     text: str
 
 
@@ -80,7 +80,7 @@ class CallValue(Node):
 
 
 Value = Annotated[
-    Union[NameRef, StrValue, NumValue, BoolValue, ListValue, CallValue], Field(discriminator="kind")
+    NameRef | StrValue | NumValue | BoolValue | ListValue | CallValue, Field(discriminator="kind")
 ]
 
 
@@ -102,7 +102,7 @@ class Compare(Node):
 
 
 Condition = Annotated[
-    Union[NameRef, StrValue, NumValue, BoolValue, Not, BoolOp, Compare], Field(discriminator="kind")
+    NameRef | StrValue | NumValue | BoolValue | Not | BoolOp | Compare, Field(discriminator="kind")
 ]
 
 
@@ -150,7 +150,7 @@ class ForSeg(Node):
     body: tuple[Segment, ...]
 
 
-Segment = Annotated[Union[TextSeg, InterpSeg, RefSeg, IfSeg, ForSeg], Field(discriminator="kind")]
+Segment = Annotated[TextSeg | InterpSeg | RefSeg | IfSeg | ForSeg, Field(discriminator="kind")]
 
 
 class Text(Node):
@@ -200,7 +200,7 @@ class Subsection(Node):
     kind: Literal["subsection"] = "subsection"
     name: str
     title: str | None
-    body: Union[Block, Text] = Field(discriminator="kind")
+    body: Block | Text = Field(discriminator="kind")
 
 
 class EntryBranch(Node):
@@ -222,7 +222,7 @@ class EntryFor(Node):
 
 
 Entry = Annotated[
-    Union[Item, FieldEntry, Paragraph, Subsection, EntryIf, EntryFor], Field(discriminator="kind")
+    Item | FieldEntry | Paragraph | Subsection | EntryIf | EntryFor, Field(discriminator="kind")
 ]
 
 
@@ -235,7 +235,7 @@ class Section(Node):
     canonical: str | None
     title: str | None
     append: bool
-    body: Union[Block, Text] = Field(discriminator="kind")
+    body: Block | Text = Field(discriminator="kind")
 
 
 class MemberBranch(Node):
@@ -256,7 +256,7 @@ class RoleFor(Node):
     body: tuple[RoleMember, ...]
 
 
-RoleMember = Annotated[Union[Section, RoleIf, RoleFor], Field(discriminator="kind")]
+RoleMember = Annotated[Section | RoleIf | RoleFor, Field(discriminator="kind")]
 
 
 # ----------------------------------------------------------------------------- declarations
@@ -346,7 +346,7 @@ class RoleRef(Node):
 class TemplateMember(Node):
     kind: Literal["template_member"] = "template_member"
     key: str
-    value: Union[Text, RoleRef, NameRef] = Field(discriminator="kind")
+    value: Text | RoleRef | NameRef = Field(discriminator="kind")
 
 
 class Template(Node):
@@ -372,7 +372,7 @@ class ConfigBlock(Node):
 
 
 Decl = Annotated[
-    Union[Import, VarDecl, Role, Examples, Template, ConfigBlock], Field(discriminator="kind")
+    Import | VarDecl | Role | Examples | Template | ConfigBlock, Field(discriminator="kind")
 ]
 
 

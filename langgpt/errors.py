@@ -6,9 +6,9 @@ Codes are stable: tests, docs and users' CI scripts match on them. The table bel
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable, Mapping
 
 from langgpt.ast import Span
 
@@ -35,7 +35,8 @@ CODES: dict[str, str] = {
     "E114": "inheritance cycle",
     "E115": "example data file cannot be read",
     "E116": "nothing to compile",
-    "E117": "invalid loop or condition",
+    "E117": "invalid loop or condition, or output over the size limit",
+    "E118": "value given for an undeclared variable",
     "W201": "unused variable",
     "W202": "section name looks like a misspelling of a known section",
     "W203": "append (+=) to a section the base role does not have",

@@ -136,7 +136,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         if tok.type == "$END":
-            return Diagnostic("E001", "unexpected end of file", span, _expected_words(set(exc.expected)), "a block is still open: check that every `{` has its `}`")
+            return _unclosed_block(text, path, span, set(exc.expected))
         width = len(str(tok).split("\n", 1)[0]) or 1
         span = Span.model_construct(file=path, line=line, col=col, end_line=line, end_col=col + width)
         prev = _previous_line_text(exc)
@@ -147,6 +147,41 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic
     if isinstance(exc, UnexpectedEOF):
         return Diagnostic("E001", "unexpected end of file", span, _expected_words(set(exc.expected)))
     return Diagnostic("E001", "syntax error", span)
+
+
+def _unclosed_block(text: str, path: str, eof: Span, expected: set[str]) -> Diagnostic:
+    """At end of file, point at the `{` that was never closed (found by replaying the real lexer)."""
+    opened: list[Token] = []
+    misaligned: list[Token] = []  # `{` whose matching `}` sits at another indentation: likely the real culprit
+    lines = text.splitlines()
+    same_line_close = None
+    interactive = get_parser().parse_interactive(text, start="start")
+    try:
+        for tok in interactive.iter_parse():
+            if tok.type == "LBRACE":
+                opened.append(tok)
+            elif tok.type == "RBRACE" and opened:
+                start = opened.pop()
+                if _indent_of(lines, start.line) != _indent_of(lines, tok.line) and lines[tok.line - 1].strip() == "}":
+                    misaligned.append(start)
+            elif tok.type == "LINE_TEXT" and str(tok).rstrip().endswith("}") and same_line_close is None:
+                same_line_close = tok
+    except UnexpectedInput:
+        pass
+    hint = "add the missing `}`"
+    if same_line_close is not None:
+        hint = (f"line {same_line_close.line} ends an unquoted item with `}}`, which is item text: "
+                "put the closing `}` on its own line")
+    if not opened:
+        return Diagnostic("E001", "unexpected end of file", eof, _expected_words(expected), hint)
+    brace = misaligned[0] if misaligned else opened[-1]
+    span = _token_span(path, brace)
+    return Diagnostic("E001", f"`{{` opened at line {brace.line} is never closed", span, "a matching `}` before the end of the file", hint)
+
+
+def _indent_of(lines: list[str], line: int | None) -> int:
+    text = lines[(line or 1) - 1] if 0 < (line or 1) <= len(lines) else ""
+    return len(text) - len(text.lstrip())
 
 
 def _describe_token(tok: Token) -> str:
@@ -243,7 +278,7 @@ class _ToAst(Transformer[Token, Any]):
         return ast.TypeRef.model_construct(span=self._span(tree), name=str(name), labels=(), item=item)
 
     def rule_name_list(self, tree: Tree[Token], *names: Token) -> list[str]:
-        return [str(n) for n in names]
+        return [plain_value(n.type, str(n)) if n.type != "NAME" else str(n) for n in names]
 
     # -- roles
     def rule_role(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Role:
@@ -294,7 +329,7 @@ class _ToAst(Transformer[Token, Any]):
     def rule_item(self, tree: Tree[Token], mark: Token, text: Token) -> ast.Item:
         return ast.Item.model_construct(span=self._span(mark), marker=str(mark), depth=0, text=self._text(text))
 
-    def rule_field(self, tree: Tree[Token], key: Token, value: Token) -> ast.FieldEntry:
+    def rule_field(self, tree: Tree[Token], key: Token, colon: Token, value: Token) -> ast.FieldEntry:
         key_text = plain_value(key.type, str(key)) if key.type != "NAME" else str(key)
         return ast.FieldEntry.model_construct(span=self._span(key), key=key_text, value=self._text(value))
 
@@ -386,8 +421,11 @@ class _ToAst(Transformer[Token, Any]):
         names = [str(r) for r in rest if isinstance(r, Token)]
         settings = tuple(r for r in rest if isinstance(r, ast.Setting))
         name = names[0] if names else None
-        target = names[1] if len(names) > 1 else None
+        target = next((r[1] for r in rest if isinstance(r, tuple)), None)
         return ast.ConfigBlock.model_construct(span=self._span(tree), kind=kind, name=name, target=target, settings=settings)
+
+    def rule_config_target(self, tree: Tree[Token], name: Token) -> tuple[str, str]:
+        return ("target", str(name))
 
     def rule_config_kind(self, tree: Tree[Token], tok: Token) -> str:
         return str(tok)

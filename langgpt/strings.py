@@ -17,7 +17,8 @@ excluded when text starts right after the quotes) is removed, and whitespace-onl
 from __future__ import annotations
 
 import re
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from langgpt.ast import (
     Condition,
@@ -25,8 +26,8 @@ from langgpt.ast import (
     IfSeg,
     InterpSeg,
     RefSeg,
-    Segment,
     SegBranch,
+    Segment,
     Span,
     Text,
     TextSeg,

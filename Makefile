@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine (see README):
+#   make demo   set up .venv and compile the bundled sentiment example
+#   make test   set up .venv and run lint, types and the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck unit bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/lgpt check prompts/sentiment.lgpt
+	$(BIN)/lgpt compile prompts/sentiment.lgpt --target text --var sentence="The battery died in a day."
+	@echo
+	$(BIN)/lgpt compile prompts/sentiment.lgpt --target messages --var sentence="The battery died in a day." -o out/sentiment.messages.json
+	@echo "wrote out/sentiment.messages.json"
+
+lint: setup
+	$(BIN)/ruff check langgpt tests bench
+	$(BIN)/ruff format --check langgpt tests bench
+
+typecheck: setup
+	$(BIN)/mypy langgpt
+
+unit: setup
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python bench/compile.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

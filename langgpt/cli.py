@@ -1,0 +1,250 @@
+"""The ``lgpt`` command line: a thin layer over the front door.
+
+It parses arguments, calls ``langgpt.load / check / compile``, prints diagnostics and sets the exit code:
+0 success, 1 diagnostics (errors in the input), 2 usage errors. It never prints a Python traceback
+for bad input (set LGPT_DEBUG=1 to see one for an internal error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from langgpt import __version__
+from langgpt.errors import Diagnostic, DiagnosticError, LgptError, UsageError, format_diagnostic, sort_diagnostics
+
+app = typer.Typer(
+    name="lgpt",
+    help="Compile structured prompts written in the .lgpt language.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_DIAGNOSTICS = 1
+EXIT_USAGE = 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lgpt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Compile structured prompts written in the .lgpt language."""
+
+
+# ----------------------------------------------------------------------------- output helpers
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], sources: dict[str, str]) -> None:
+    if not diagnostics:
+        return
+    from rich.markup import escape
+
+    console = _stderr_console()
+    for diag in sort_diagnostics(diagnostics):
+        text = format_diagnostic(diag, sources)
+        head, _, rest = text.partition("\n")
+        colour = "red" if diag.is_error else "yellow"
+        console.print(f"[bold {colour}]{escape(head)}[/]" + ("\n" + escape(rest) if rest else ""))
+        console.print()
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+    console.print(f"[bold]{errors} error(s), {warnings} warning(s)[/]")
+
+
+def _usage_error(message: str) -> NoReturn:
+    from rich.markup import escape
+
+    _stderr_console().print(f"[bold red]usage error:[/] {escape(message)}")
+    raise typer.Exit(EXIT_USAGE)
+
+
+def write_atomic(path: Path, data: str) -> None:
+    """Write to a temporary file beside ``path``, then rename: readers see the old file or the new
+    one, never a partial write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _parse_vars(pairs: list[str], vars_file: Path | None) -> tuple[dict[str, Any], frozenset[str]]:
+    values: dict[str, Any] = {}
+    if vars_file is not None:
+        values.update(_read_vars_file(vars_file))
+    cli: set[str] = set()
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            _usage_error(f"--var expects NAME=VALUE, got {pair!r}")
+        values[name.strip()] = value
+        cli.add(name.strip())
+    return values, frozenset(cli)
+
+
+def _read_vars_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        _usage_error(f"cannot read --vars file {path}: {exc.strerror}")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _usage_error(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON in --vars file: {exc.msg}")
+    except Exception as exc:  # yaml.YAMLError and friends: report, never a traceback
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        _usage_error(f"{where}: invalid YAML in --vars file: {getattr(exc, 'problem', exc)}")
+    if not isinstance(data, dict):
+        _usage_error(f"{path}: a --vars file must hold an object of name -> value")
+    return data
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        _usage_error(f"no such file: {path}")
+    if path.is_dir():
+        _usage_error(f"{path} is a directory; give a .lgpt file")
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+@app.command("compile")
+def compile_command(
+    file: Annotated[Path, typer.Argument(help="The .lgpt file to compile.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="text | messages | ast")] = "text",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.")] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help="NAME=VALUE, repeatable.")] = None,
+    vars_file: Annotated[Path | None, typer.Option("--vars", help="JSON or YAML file of variable values.")] = None,
+    entry: Annotated[str | None, typer.Option("--entry", "-e", help="Role or template to compile (default: first template, else first role).")] = None,
+    answer: Annotated[str | None, typer.Option("--answer", help="Fill the template's answer slot with this text.")] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="Project root that imports and data paths must stay inside.")] = None,
+) -> None:
+    """Compile FILE to a target and print it (or write it with -o)."""
+    from langgpt.compiler import TEXT_TARGETS, compile, load
+
+    if target not in TEXT_TARGETS:
+        _usage_error(f"unknown target `{target}` (choose from {', '.join(TEXT_TARGETS)})")
+    _require_file(file)
+    values, cli_values = _parse_vars(var or [], vars_file)
+    sources: dict[str, str] = {}
+    try:
+        program = load(file, root)
+        sources = program.sources
+        result = compile(program, target, values, entry=entry, answer=answer, cli_values=cli_values)
+    except DiagnosticError as exc:
+        _print_diagnostics(exc.diagnostics, sources or _sources_of(exc))
+        raise typer.Exit(EXIT_DIAGNOSTICS) from None
+    _print_diagnostics(result.warnings, sources)
+    if output is not None:
+        write_atomic(output, result.output)
+    else:
+        sys.stdout.write(result.output)
+        if sys.stdout.isatty() and not result.output.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+
+@app.command("check")
+def check_command(
+    files: Annotated[list[Path], typer.Argument(help="One or more .lgpt files.")],
+    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    root: Annotated[Path | None, typer.Option("--root", help="Project root that imports and data paths must stay inside.")] = None,
+) -> None:
+    """Check files and report every diagnostic; exit 1 if any file has errors."""
+    from langgpt.compiler import check, load
+
+    if output_format not in ("text", "json"):
+        _usage_error("--format must be text or json")
+    for file in files:
+        _require_file(file)
+    all_diags: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    for file in files:
+        try:
+            program = load(file, root)
+            sources.update(program.sources)
+            all_diags.extend(check(program))
+        except DiagnosticError as exc:
+            sources.update(_sources_of(exc))
+            all_diags.extend(exc.diagnostics)
+    all_diags = sort_diagnostics(all_diags)
+    failed = any(d.is_error or strict for d in all_diags)
+    if output_format == "json":
+        sys.stdout.write(json.dumps([d.to_dict() for d in all_diags], ensure_ascii=False, indent=2) + "\n")
+    elif all_diags:
+        _print_diagnostics(all_diags, sources)
+    else:
+        _stderr_console().print(f"[green]ok[/]: {len(files)} file(s), no problems")
+    if failed:
+        raise typer.Exit(EXIT_DIAGNOSTICS)
+
+
+def _sources_of(exc: DiagnosticError) -> dict[str, str]:
+    """Read the files a diagnostic points into, so the excerpt can be shown even when loading failed."""
+    out: dict[str, str] = {}
+    for diag in exc.diagnostics:
+        if diag.span is not None and diag.span.file not in out:
+            try:
+                out[diag.span.file] = Path(diag.span.file).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                pass
+    return out
+
+
+def main() -> None:
+    """Console-script entry point: runs the app and turns stray errors into exit codes, not tracebacks."""
+    try:
+        app()
+    except UsageError as exc:
+        _stderr_console().print(f"[bold red]usage error:[/] {exc}")
+        sys.exit(EXIT_USAGE)
+    except DiagnosticError as exc:
+        _print_diagnostics(exc.diagnostics, _sources_of(exc))
+        sys.exit(EXIT_DIAGNOSTICS)
+    except LgptError as exc:
+        _stderr_console().print(f"[bold red]error:[/] {exc}")
+        sys.exit(EXIT_DIAGNOSTICS)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("LGPT_DEBUG"):
+            raise
+        _stderr_console().print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\nThis is a bug in lgpt; rerun with LGPT_DEBUG=1 for details.")
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

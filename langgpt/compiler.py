@@ -1,0 +1,142 @@
+"""The compiler's front door: load or parse, check, compile to a target.
+
+    program = langgpt.load("prompts/sentiment.lgpt")
+    problems = langgpt.check(program)
+    result = langgpt.compile(program, target="messages", variables={"sentence": "Great phone."})
+    print(result.output)
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langgpt import ast
+from langgpt.checks import run_checks
+from langgpt.errors import Diagnostic, DiagnosticError, UsageError, sort_diagnostics
+from langgpt.loader import Program, load_text
+from langgpt.loader import load as _load
+from langgpt.render import Context, RenderedRole, RenderedTemplate, TemplateRenderer
+from langgpt.scope import lookup
+from langgpt.types import VarValue
+
+TEXT_TARGETS = ("text", "messages", "ast")
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    output: str
+    target: str
+    entry: str | None
+    warnings: tuple[Diagnostic, ...]
+
+
+def load(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> Program:
+    """Read and parse a .lgpt file and its imports (raises DiagnosticError on syntax/import errors)."""
+    return _load(path, root)
+
+
+def parse(text: str, path: str = "<string>", base_dir: str | os.PathLike[str] | None = None) -> Program:
+    """Parse source text; imports resolve against ``base_dir`` (default: the current directory)."""
+    return load_text(text, path, base_dir)
+
+
+def check(program: Program | str | os.PathLike[str]) -> list[Diagnostic]:
+    """Every diagnostic (errors and warnings) of the semantic checks, in source order."""
+    return run_checks(_as_program(program))
+
+
+def compile(  # noqa: A001 - the front door's verb
+    program: Program | str | os.PathLike[str],
+    target: str = "text",
+    variables: dict[str, VarValue] | None = None,
+    *,
+    entry: str | None = None,
+    answer: str | None = None,
+    cli_values: frozenset[str] = frozenset(),
+) -> CompileResult:
+    """Check, then compile the entry (a role or template of the main file; default: the first
+    template, else the first role) to ``target``. Raises DiagnosticError when anything is wrong."""
+    program = _as_program(program)
+    if target not in TEXT_TARGETS:
+        raise UsageError(f"unknown target `{target}` (choose from {', '.join(TEXT_TARGETS)})")
+    diagnostics = run_checks(program)
+    if any(d.is_error for d in diagnostics):
+        raise DiagnosticError(diagnostics)
+    warnings = tuple(diagnostics)
+    if target == "ast":
+        from langgpt.targets.ast_json import compile_document
+
+        return CompileResult(compile_document(program.document), target, None, warnings)
+    rendered = render(program, variables, entry=entry, answer=answer, cli_values=cli_values)
+    from langgpt.targets import TARGETS
+
+    return CompileResult(TARGETS[target].compile_target(rendered), target, rendered.name, warnings)
+
+
+def render(
+    program: Program,
+    variables: dict[str, VarValue] | None = None,
+    *,
+    entry: str | None = None,
+    answer: str | None = None,
+    cli_values: frozenset[str] = frozenset(),
+) -> RenderedRole | RenderedTemplate:
+    """Evaluate the entry against variable values (no checks run here; ``compile`` runs them)."""
+    values = dict(variables or {})
+    _reject_unknown_values(program, values)
+    decl = select_entry(program, entry)
+    ctx = Context(program, values, from_cli=cli_values, answer=answer)
+    renderer = TemplateRenderer(ctx)
+    rendered: RenderedRole | RenderedTemplate
+    if isinstance(decl, ast.Role):
+        rendered = renderer.role(program.main, decl)
+    else:
+        rendered = renderer.template(program.main, decl)
+    ctx.fail_if_problems()
+    return rendered
+
+
+def entries(program: Program) -> list[str]:
+    """Names that can be compiled: the main file's templates, then its roles."""
+    doc = program.document
+    return [t.name for t in doc.templates()] + [r.name for r in doc.roles()]
+
+
+def select_entry(program: Program, entry: str | None) -> ast.Role | ast.Template:
+    doc = program.document
+    if entry is None:
+        candidates = [*doc.templates(), *doc.roles()]
+        if not candidates:
+            raise DiagnosticError([Diagnostic("E116", "nothing to compile: the file declares no role and no template", doc.span, "a `role` or a `template`")])
+        return candidates[0]
+    found = lookup(program.main, entry)
+    if found is not None and isinstance(found.decl, (ast.Role, ast.Template)) and found.module is program.main:
+        return found.decl
+    close = difflib.get_close_matches(entry, entries(program), n=1)
+    hint = f"did you mean `{close[0]}`?" if close else f"entries in this file: {', '.join(entries(program)) or 'none'}"
+    raise UsageError(f"no role or template named `{entry}` in {doc.path} ({hint})")
+
+
+def _reject_unknown_values(program: Program, values: dict[str, Any]) -> None:
+    declared = {v.name for m in program.modules for v in m.document.variables()}
+    unknown = sorted(set(values) - declared)
+    if unknown:
+        problems = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, sorted(declared), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"declared variables: {', '.join(sorted(declared)) or 'none'}"
+            problems.append(Diagnostic("E118", f"value given for undeclared variable `{name}`", None, "a variable declared with `var`", hint))
+        raise DiagnosticError(problems)
+
+
+def _as_program(program: Program | str | os.PathLike[str]) -> Program:
+    if isinstance(program, Program):
+        return program
+    return _load(Path(program))
+
+
+__all__ = ["CompileResult", "check", "compile", "entries", "load", "parse", "render", "sort_diagnostics"]

@@ -1,0 +1,96 @@
+"""The ``text`` target: roles as LangGPT-style Markdown, templates as the prompt string.
+
+Layout of a role: ``# Role: Title``, then one ``## Section`` per section separated by blank lines;
+profile fields as ``- Key: value``; list items as ``- text`` (numbered ``1.`` in Workflow or when
+written with numbers), nested two spaces per level; sub-sections as ``###``. Output ends with one newline.
+"""
+
+from __future__ import annotations
+
+from langgpt.render import RenderedRole, RenderedTemplate, REntry, RField, RItem, RPara, RSection, RSub
+
+
+def compile_target(result: RenderedRole | RenderedTemplate) -> str:
+    if isinstance(result, RenderedRole):
+        return role_markdown(result)
+    return template_text(result)
+
+
+def template_text(template: RenderedTemplate) -> str:
+    if template.text is not None:
+        return template.text
+    return "\n\n".join(m.content for m in template.messages)
+
+
+def role_markdown(role: RenderedRole) -> str:
+    blocks = [f"# Role: {role.title}"]
+    blocks.extend(_section(s) for s in role.sections)
+    return "\n\n".join(b for b in blocks if b) + "\n"
+
+
+def _section(section: RSection) -> str:
+    heading = f"## {section.title}"
+    body = _commands(section.body) if section.canonical == "commands" else _body(section.body, 3)
+    return f"{heading}\n{body}" if body else heading
+
+
+def _body(body: list[REntry] | str, level: int) -> str:
+    if isinstance(body, str):
+        return body
+    blocks: list[str] = []
+    lines: list[str] = []
+    counters: dict[int, int] = {}
+    for entry in body:
+        if isinstance(entry, (RItem, RField)):
+            lines.append(_list_line(entry, counters))
+            continue
+        counters.clear()
+        if lines:
+            blocks.append("\n".join(lines))
+            lines = []
+        if isinstance(entry, RPara):
+            blocks.append(entry.text)
+        elif isinstance(entry, RSub):
+            inner = _body(entry.body, level + 1)
+            heading = "#" * min(level, 6) + " " + entry.title
+            blocks.append(f"{heading}\n{inner}" if inner else heading)
+    if lines:
+        blocks.append("\n".join(lines))
+    return "\n\n".join(b for b in blocks if b)
+
+
+def _list_line(entry: RItem | RField, counters: dict[int, int]) -> str:
+    if isinstance(entry, RField):
+        counters.clear()
+        return _hanging("- ", f"{entry.key}: {entry.text}", 0)
+    for deeper in [d for d in counters if d > entry.depth]:
+        del counters[deeper]
+    if entry.numbered:
+        counters[entry.depth] = counters.get(entry.depth, 0) + 1
+        marker = f"{counters[entry.depth]}. "
+    else:
+        marker = "- "
+    return _hanging(marker, entry.text, entry.depth)
+
+
+def _hanging(marker: str, text: str, depth: int) -> str:
+    """A list line whose continuation lines align under its text (valid Markdown for multi-line items)."""
+    indent = "  " * depth
+    pad = " " * (len(indent) + len(marker))
+    first, *rest = text.split("\n")
+    return "\n".join([indent + marker + first, *[(pad + line) if line else "" for line in rest]])
+
+
+def _commands(body: list[REntry] | str) -> str:
+    """LangGPT's Commands layout: ``- Prefix: "/"`` then the commands nested under ``- Commands:``."""
+    if isinstance(body, str):
+        return body
+    prefix = [e for e in body if isinstance(e, RField) and e.key.lower() == "prefix"]
+    commands = [e for e in body if isinstance(e, RField) and e.key.lower() != "prefix"]
+    others = [e for e in body if not isinstance(e, RField)]
+    lines = [_hanging("- ", f"Prefix: {p.text}", 0) for p in prefix]
+    if commands:
+        lines.append("- Commands:")
+        lines.extend(_hanging("- ", f"{c.key}: {c.text}", 1) for c in commands)
+    rest = _body(others, 3)
+    return "\n".join(lines) + (("\n\n" + rest) if rest else "")
