@@ -79,9 +79,7 @@ class CallValue(Node):
     args: tuple[Argument, ...]
 
 
-Value = Annotated[
-    NameRef | StrValue | NumValue | BoolValue | ListValue | CallValue, Field(discriminator="kind")
-]
+Value = Annotated[NameRef | StrValue | NumValue | BoolValue | ListValue | CallValue, Field(discriminator="kind")]
 
 
 class Not(Node):
@@ -94,16 +92,18 @@ class BoolOp(Node):
     operands: tuple[Condition, ...]
 
 
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+ConfigKind = Literal["verbalizer", "soft_prompt", "train"]
+
+
 class Compare(Node):
     kind: Literal["compare"] = "compare"
-    op: Literal["==", "!=", "<", "<=", ">", ">="]
+    op: CompareOp
     left: Condition
     right: Condition
 
 
-Condition = Annotated[
-    NameRef | StrValue | NumValue | BoolValue | Not | BoolOp | Compare, Field(discriminator="kind")
-]
+Condition = Annotated[NameRef | StrValue | NumValue | BoolValue | Not | BoolOp | Compare, Field(discriminator="kind")]
 
 
 # ----------------------------------------------------------------------------- text with interpolation
@@ -221,9 +221,7 @@ class EntryFor(Node):
     body: tuple[Entry, ...]
 
 
-Entry = Annotated[
-    Item | FieldEntry | Paragraph | Subsection | EntryIf | EntryFor, Field(discriminator="kind")
-]
+Entry = Annotated[Item | FieldEntry | Paragraph | Subsection | EntryIf | EntryFor, Field(discriminator="kind")]
 
 
 class Section(Node):
@@ -365,15 +363,13 @@ class Setting(Node):
 class ConfigBlock(Node):
     """``verbalizer``, ``soft_prompt`` and ``train`` blocks: typed settings, compiled by later targets."""
 
-    kind: Literal["verbalizer", "soft_prompt", "train"]
+    kind: ConfigKind
     name: str | None
     target: str | None
     settings: tuple[Setting, ...]
 
 
-Decl = Annotated[
-    Import | VarDecl | Role | Examples | Template | ConfigBlock, Field(discriminator="kind")
-]
+Decl = Annotated[Import | VarDecl | Role | Examples | Template | ConfigBlock, Field(discriminator="kind")]
 
 
 class Comment(Node):
@@ -407,4 +403,3 @@ class Document(Node):
 
     def configs(self) -> tuple[ConfigBlock, ...]:
         return tuple(d for d in self.decls if isinstance(d, ConfigBlock))
-

@@ -7,6 +7,7 @@ for bad input (set LGPT_DEBUG=1 to see one for an internal error).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -39,7 +40,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """Compile structured prompts written in the .lgpt language."""
 
@@ -144,12 +147,21 @@ def _require_file(path: Path) -> None:
 def compile_command(
     file: Annotated[Path, typer.Argument(help="The .lgpt file to compile.")],
     target: Annotated[str, typer.Option("--target", "-t", help="text | messages | ast")] = "text",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.")
+    ] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help="NAME=VALUE, repeatable.")] = None,
     vars_file: Annotated[Path | None, typer.Option("--vars", help="JSON or YAML file of variable values.")] = None,
-    entry: Annotated[str | None, typer.Option("--entry", "-e", help="Role or template to compile (default: first template, else first role).")] = None,
-    answer: Annotated[str | None, typer.Option("--answer", help="Fill the template's answer slot with this text.")] = None,
-    root: Annotated[Path | None, typer.Option("--root", help="Project root that imports and data paths must stay inside.")] = None,
+    entry: Annotated[
+        str | None,
+        typer.Option("--entry", "-e", help="Role or template to compile (default: first template, else first role)."),
+    ] = None,
+    answer: Annotated[
+        str | None, typer.Option("--answer", help="Fill the template's answer slot with this text.")
+    ] = None,
+    root: Annotated[
+        Path | None, typer.Option("--root", help="Project root that imports and data paths must stay inside.")
+    ] = None,
 ) -> None:
     """Compile FILE to a target and print it (or write it with -o)."""
     from langgpt.compiler import TEXT_TARGETS, compile, load
@@ -181,7 +193,9 @@ def check_command(
     files: Annotated[list[Path], typer.Argument(help="One or more .lgpt files.")],
     output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
-    root: Annotated[Path | None, typer.Option("--root", help="Project root that imports and data paths must stay inside.")] = None,
+    root: Annotated[
+        Path | None, typer.Option("--root", help="Project root that imports and data paths must stay inside.")
+    ] = None,
 ) -> None:
     """Check files and report every diagnostic; exit 1 if any file has errors."""
     from langgpt.compiler import check, load
@@ -217,10 +231,8 @@ def _sources_of(exc: DiagnosticError) -> dict[str, str]:
     out: dict[str, str] = {}
     for diag in exc.diagnostics:
         if diag.span is not None and diag.span.file not in out:
-            try:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
                 out[diag.span.file] = Path(diag.span.file).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError):
-                pass
     return out
 
 
@@ -242,7 +254,9 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("LGPT_DEBUG"):
             raise
-        _stderr_console().print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\nThis is a bug in lgpt; rerun with LGPT_DEBUG=1 for details.")
+        _stderr_console().print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\nThis is a bug in lgpt; rerun with LGPT_DEBUG=1 for details."
+        )
         sys.exit(3)
 
 

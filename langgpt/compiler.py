@@ -1,9 +1,9 @@
 """The compiler's front door: load or parse, check, compile to a target.
 
-    program = langgpt.load("prompts/sentiment.lgpt")
-    problems = langgpt.check(program)
-    result = langgpt.compile(program, target="messages", variables={"sentence": "Great phone."})
-    print(result.output)
+program = langgpt.load("prompts/sentiment.lgpt")
+problems = langgpt.check(program)
+result = langgpt.compile(program, target="messages", variables={"sentence": "Great phone."})
+print(result.output)
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def check(program: Program | str | os.PathLike[str]) -> list[Diagnostic]:
     return run_checks(_as_program(program))
 
 
-def compile(  # noqa: A001 - the front door's verb
+def compile(
     program: Program | str | os.PathLike[str],
     target: str = "text",
     variables: dict[str, VarValue] | None = None,
@@ -109,13 +109,23 @@ def entries(program: Program) -> list[str]:
 def select_entry(program: Program, entry: str | None) -> ast.Role | ast.Template:
     doc = program.document
     if entry is None:
-        candidates = [*doc.templates(), *doc.roles()]
+        candidates: list[ast.Role | ast.Template] = [*doc.templates(), *doc.roles()]
         if not candidates:
-            raise DiagnosticError([Diagnostic("E116", "nothing to compile: the file declares no role and no template", doc.span, "a `role` or a `template`")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E116",
+                        "nothing to compile: the file declares no role and no template",
+                        doc.span,
+                        "a `role` or a `template`",
+                    )
+                ]
+            )
         return candidates[0]
     found = lookup(program.main, entry)
-    if found is not None and isinstance(found.decl, (ast.Role, ast.Template)) and found.module is program.main:
-        return found.decl
+    decl = found.decl if found is not None and found.module is program.main else None
+    if isinstance(decl, (ast.Role, ast.Template)):
+        return decl
     close = difflib.get_close_matches(entry, entries(program), n=1)
     hint = f"did you mean `{close[0]}`?" if close else f"entries in this file: {', '.join(entries(program)) or 'none'}"
     raise UsageError(f"no role or template named `{entry}` in {doc.path} ({hint})")
@@ -128,8 +138,20 @@ def _reject_unknown_values(program: Program, values: dict[str, Any]) -> None:
         problems = []
         for name in unknown:
             close = difflib.get_close_matches(name, sorted(declared), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"declared variables: {', '.join(sorted(declared)) or 'none'}"
-            problems.append(Diagnostic("E118", f"value given for undeclared variable `{name}`", None, "a variable declared with `var`", hint))
+            hint = (
+                f"did you mean `{close[0]}`?"
+                if close
+                else f"declared variables: {', '.join(sorted(declared)) or 'none'}"
+            )
+            problems.append(
+                Diagnostic(
+                    "E118",
+                    f"value given for undeclared variable `{name}`",
+                    None,
+                    "a variable declared with `var`",
+                    hint,
+                )
+            )
         raise DiagnosticError(problems)
 
 

@@ -66,7 +66,7 @@ def _delimited(handle: Any, shown: str, delimiter: str) -> Iterator[Row]:
             continue
         if len(cells) != len(header):
             raise DataError(f"{shown}:{number}: {len(cells)} fields where the header has {len(header)}")
-        yield dict(zip(header, cells))
+        yield dict(zip(header, cells, strict=False))
 
 
 def select(rows: list[Row], k: int | None, seed: int | None, balanced_by: str | None) -> list[Row]:

@@ -144,10 +144,7 @@ def _source_excerpt(text: str, span: Span) -> list[str]:
         return []
     line = source_lines[span.line - 1].replace("\t", " ")
     gutter = " " * len(str(span.line))
-    if span.end_line == span.line and span.end_col > span.col:
-        width = span.end_col - span.col
-    else:
-        width = 1
+    width = span.end_col - span.col if span.end_line == span.line and span.end_col > span.col else 1
     width = max(1, min(width, len(line) - span.col + 1))
     return [
         f" {gutter} |",

@@ -66,7 +66,16 @@ def read_source(path: Path, span: ast.Span | None = None) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise DiagnosticError([Diagnostic("E005", f"{shown} is {size} bytes; the limit is {MAX_FILE_BYTES}", span, hint="split the file and use imports")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E005",
+                        f"{shown} is {size} bytes; the limit is {MAX_FILE_BYTES}",
+                        span,
+                        hint="split the file and use imports",
+                    )
+                ]
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise DiagnosticError([Diagnostic("E107", f"file not found: {shown}", span)]) from None
@@ -80,7 +89,9 @@ def read_source(path: Path, span: ast.Span | None = None) -> str:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         at = ast.Span.model_construct(file=shown, line=line, col=col, end_line=line, end_col=col + 1)
-        raise DiagnosticError([Diagnostic("E005", "file is not valid UTF-8", at, "UTF-8 text", "re-save the file as UTF-8")]) from None
+        raise DiagnosticError(
+            [Diagnostic("E005", "file is not valid UTF-8", at, "UTF-8 text", "re-save the file as UTF-8")]
+        ) from None
 
 
 def load(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> Program:
@@ -125,7 +136,13 @@ class _Loader:
             document = parse(text, shown)
         except DiagnosticError as exc:
             self.diagnostics.extend(exc.diagnostics)
-            document = ast.Document.model_construct(span=ast.Span.model_construct(file=shown, line=1, col=1, end_line=1, end_col=1), path=shown, header=None, decls=(), comments=())
+            document = ast.Document.model_construct(
+                span=ast.Span.model_construct(file=shown, line=1, col=1, end_line=1, end_col=1),
+                path=shown,
+                header=None,
+                decls=(),
+                comments=(),
+            )
         return self.build(document, resolved, stack)
 
     def build(self, document: ast.Document, resolved: Path, stack: tuple[Path, ...]) -> Module:
@@ -138,8 +155,16 @@ class _Loader:
             if target is None:
                 continue
             if target in stack:
-                chain = " -> ".join(display_path(p) for p in (*stack[stack.index(target):], target))
-                self.diagnostics.append(Diagnostic("E106", f"import cycle: {chain}", imp.span, "imports that form a tree", "move the shared declarations into a third file both can import"))
+                chain = " -> ".join(display_path(p) for p in (*stack[stack.index(target) :], target))
+                self.diagnostics.append(
+                    Diagnostic(
+                        "E106",
+                        f"import cycle: {chain}",
+                        imp.span,
+                        "imports that form a tree",
+                        "move the shared declarations into a third file both can import",
+                    )
+                )
                 continue
             try:
                 module.imports[alias] = self.load_file(target, imp.span, stack)
@@ -150,9 +175,25 @@ class _Loader:
     def resolve_import(self, imp: ast.Import, base: Path) -> Path | None:
         target = (base / imp.path).resolve()
         if not target.is_relative_to(self.root):
-            self.diagnostics.append(Diagnostic("E107", f"import `{imp.path}` resolves outside the project root {display_path(self.root)}", imp.span, "a path inside the project", "pass --root to allow a wider project folder"))
+            self.diagnostics.append(
+                Diagnostic(
+                    "E107",
+                    f"import `{imp.path}` resolves outside the project root {display_path(self.root)}",
+                    imp.span,
+                    "a path inside the project",
+                    "pass --root to allow a wider project folder",
+                )
+            )
             return None
         if not target.is_file():
-            self.diagnostics.append(Diagnostic("E107", f"imported file not found: {imp.path}", imp.span, f"a file at {display_path(target)}", "import paths are relative to the importing file"))
+            self.diagnostics.append(
+                Diagnostic(
+                    "E107",
+                    f"imported file not found: {imp.path}",
+                    imp.span,
+                    f"a file at {display_path(target)}",
+                    "import paths are relative to the importing file",
+                )
+            )
             return None
         return target

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -54,7 +54,8 @@ def get_parser() -> Lark:
 def parse(text: str, path: str = "<string>") -> ast.Document:
     """Parse one source text. Raises DiagnosticError on syntax errors."""
     parser = get_parser()
-    _local.comments = comments = []
+    comments: list[Token] = []
+    _local.comments = comments
     try:
         tree = parser.parse(text, start="start")
     except UnexpectedInput as exc:
@@ -84,7 +85,16 @@ def parse_condition(text: str, span: Span) -> ast.Condition:
     except UnexpectedInput as exc:
         col = span.col + (exc.column - 1 if isinstance(exc.column, int) and exc.column > 0 else 0)
         at = Span.model_construct(file=span.file, line=span.line, col=col, end_line=span.line, end_col=col + 1)
-        raise DiagnosticError([Diagnostic("E117", f"invalid condition `{text}`", at, "a condition such as `lang == \"English\"`, `not strict` or `a and b`")]) from None
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "E117",
+                    f"invalid condition `{text}`",
+                    at,
+                    'a condition such as `lang == "English"`, `not strict` or `a and b`',
+                )
+            ]
+        ) from None
     return _ToAst(span.file, "", offset=(span.line - 1, span.col - 1)).transform(tree)  # type: ignore[no-any-return]
 
 
@@ -103,11 +113,27 @@ def _token_span(path: str, tok: Token, offset: tuple[int, int] = (0, 0)) -> Span
 # ----------------------------------------------------------------------------- syntax errors
 
 _TOKEN_WORDS = {
-    "LBRACE": "`{`", "RBRACE": "`}`", "COLON": "`:`", "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`",
-    "RPAR": "`)`", "COMMA": "`,`", "EQUAL": "`=`", "DOT": "`.`", "NAME": "a name", "INT": "an integer",
-    "SIGNED_NUMBER": "a number", "STRING": "a string", "LONG_STRING": "a string",
-    "RAW_STRING": "a string", "RAW_LONG_STRING": "a string", "LINE_TEXT": "text",
-    "ITEM_MARK": "a list item (`- text` or `1. text`)", "MODE": "`+=`", "COMPARE": "a comparison",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "COLON": "`:`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "COMMA": "`,`",
+    "EQUAL": "`=`",
+    "DOT": "`.`",
+    "NAME": "a name",
+    "INT": "an integer",
+    "SIGNED_NUMBER": "a number",
+    "STRING": "a string",
+    "LONG_STRING": "a string",
+    "RAW_STRING": "a string",
+    "RAW_LONG_STRING": "a string",
+    "LINE_TEXT": "text",
+    "ITEM_MARK": "a list item (`- text` or `1. text`)",
+    "MODE": "`+=`",
+    "COMPARE": "a comparison",
     "$END": "end of file",
 }
 
@@ -128,9 +154,15 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic
     span = Span.model_construct(file=path, line=line, col=col, end_line=line, end_col=col + 1)
     hint = None
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
         if ch == '"':
-            return Diagnostic("E002", "unterminated string", span, 'a closing `"` on the same line, or `"""` for text over several lines')
+            return Diagnostic(
+                "E002",
+                "unterminated string",
+                span,
+                'a closing `"` on the same line, or `"""` for text over several lines',
+            )
         expected = _expected_words(set(exc.allowed or ()))
         return Diagnostic("E001", f"unexpected character `{ch}`", span, expected or None, _hint_for_char(ch))
     if isinstance(exc, UnexpectedToken):
@@ -143,7 +175,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic
         if prev is not None:
             hint = "unquoted item text runs to the end of its line, so a `}` there is text: put the closing `}` on its own line"
         shown = str(tok).split("\n", 1)[0]
-        return Diagnostic("E001", f"unexpected {_describe_token(tok)} `{shown[:40]}`", span, _expected_words(set(exc.expected)), hint)
+        return Diagnostic(
+            "E001", f"unexpected {_describe_token(tok)} `{shown[:40]}`", span, _expected_words(set(exc.expected)), hint
+        )
     if isinstance(exc, UnexpectedEOF):
         return Diagnostic("E001", "unexpected end of file", span, _expected_words(set(exc.expected)))
     return Diagnostic("E001", "syntax error", span)
@@ -162,7 +196,10 @@ def _unclosed_block(text: str, path: str, eof: Span, expected: set[str]) -> Diag
                 opened.append(tok)
             elif tok.type == "RBRACE" and opened:
                 start = opened.pop()
-                if _indent_of(lines, start.line) != _indent_of(lines, tok.line) and lines[tok.line - 1].strip() == "}":
+                if (
+                    _indent_of(lines, start.line) != _indent_of(lines, tok.line)
+                    and lines[(tok.line or 1) - 1].strip() == "}"
+                ):
                     misaligned.append(start)
             elif tok.type == "LINE_TEXT" and str(tok).rstrip().endswith("}") and same_line_close is None:
                 same_line_close = tok
@@ -170,13 +207,21 @@ def _unclosed_block(text: str, path: str, eof: Span, expected: set[str]) -> Diag
         pass
     hint = "add the missing `}`"
     if same_line_close is not None:
-        hint = (f"line {same_line_close.line} ends an unquoted item with `}}`, which is item text: "
-                "put the closing `}` on its own line")
+        hint = (
+            f"line {same_line_close.line} ends an unquoted item with `}}`, which is item text: "
+            "put the closing `}` on its own line"
+        )
     if not opened:
         return Diagnostic("E001", "unexpected end of file", eof, _expected_words(expected), hint)
     brace = misaligned[0] if misaligned else opened[-1]
     span = _token_span(path, brace)
-    return Diagnostic("E001", f"`{{` opened at line {brace.line} is never closed", span, "a matching `}` before the end of the file", hint)
+    return Diagnostic(
+        "E001",
+        f"`{{` opened at line {brace.line} is never closed",
+        span,
+        "a matching `}` before the end of the file",
+        hint,
+    )
 
 
 def _indent_of(lines: list[str], line: int | None) -> int:
@@ -255,18 +300,32 @@ class _ToAst(Transformer[Token, Any]):
     def rule_header(self, tree: Tree[Token], version: Token) -> ast.Header:
         node = ast.Header.model_construct(span=self._span(tree), version=int(version))
         if node.version not in SUPPORTED_VERSIONS:
-            raise DiagnosticError([Diagnostic("E004", f"unsupported language version {node.version}", self._span(version), "`lgpt 1`", "this compiler reads version 1 of the language")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E004",
+                        f"unsupported language version {node.version}",
+                        self._span(version),
+                        "`lgpt 1`",
+                        "this compiler reads version 1 of the language",
+                    )
+                ]
+            )
         return node
 
     def rule_import_decl(self, tree: Tree[Token], path: Token, alias: Token | None = None) -> ast.Import:
-        return ast.Import.model_construct(span=self._span(tree), path=plain_value(path.type, str(path)), alias=str(alias) if alias else None)
+        return ast.Import.model_construct(
+            span=self._span(tree), path=plain_value(path.type, str(path)), alias=str(alias) if alias else None
+        )
 
     # -- variables
     def rule_var_decl(self, tree: Tree[Token], name: Token, type_: ast.TypeRef, *rest: Any) -> ast.VarDecl:
         default = next((r for r in rest if not _is_text(r) and r is not None), None)
         desc_tok = next((r for r in rest if _is_text(r)), None)
         description = plain_value(desc_tok.type, str(desc_tok)) if desc_tok is not None else None
-        return ast.VarDecl.model_construct(span=self._span(name), name=str(name), type=type_, default=default, description=description)
+        return ast.VarDecl.model_construct(
+            span=self._span(name), name=str(name), type=type_, default=default, description=description
+        )
 
     def rule_simple_type(self, tree: Tree[Token], name: Token) -> ast.TypeRef:
         return ast.TypeRef.model_construct(span=self._span(tree), name=str(name), labels=(), item=None)
@@ -285,7 +344,9 @@ class _ToAst(Transformer[Token, Any]):
         title = next((plain_value(r.type, str(r)) for r in rest if _is_text(r)), None)
         extends = next((r for r in rest if isinstance(r, ast.NameRef)), None)
         members = tuple(r for r in rest if isinstance(r, (ast.Section, ast.RoleIf, ast.RoleFor)))
-        return ast.Role.model_construct(span=self._span(name), name=str(name), title=title, extends=extends, members=members)
+        return ast.Role.model_construct(
+            span=self._span(name), name=str(name), title=title, extends=extends, members=members
+        )
 
     def rule_extends(self, tree: Tree[Token], name: ast.NameRef) -> ast.NameRef:
         return name
@@ -341,13 +402,22 @@ class _ToAst(Transformer[Token, Any]):
         title = plain_value(title_tok.type, str(title_tok)) if title_tok is not None else None
         return ast.Subsection.model_construct(span=self._span(name), name=str(name), title=title, body=rest[-1])
 
-    def _branches(self, tree: Tree[Token], cls: Any, condition: ast.Condition, rest: tuple[Any, ...], branch_types: tuple[type, ...]) -> tuple[Any, ...]:
+    def _branches(
+        self,
+        tree: Tree[Token],
+        cls: Any,
+        condition: ast.Condition,
+        rest: tuple[Any, ...],
+        branch_types: tuple[type, ...],
+    ) -> tuple[Any, ...]:
         body = tuple(r for r in rest if not isinstance(r, cls))
         first = cls.model_construct(span=self._span(tree), condition=condition, body=body)
         return (first, *[r for r in rest if isinstance(r, cls)])
 
     def rule_role_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.RoleIf:
-        return ast.RoleIf.model_construct(span=self._span(tree), branches=self._branches(tree, ast.MemberBranch, condition, rest, ()))
+        return ast.RoleIf.model_construct(
+            span=self._span(tree), branches=self._branches(tree, ast.MemberBranch, condition, rest, ())
+        )
 
     def rule_role_elif(self, tree: Tree[Token], condition: ast.Condition, *body: Any) -> ast.MemberBranch:
         return ast.MemberBranch.model_construct(span=self._span(tree), condition=condition, body=body)
@@ -371,18 +441,28 @@ class _ToAst(Transformer[Token, Any]):
         return ast.EntryBranch.model_construct(span=self._span(tree), condition=None, body=self._with_depths(body))
 
     def rule_entry_for(self, tree: Tree[Token], var: Token, iterable: ast.NameRef, *body: Any) -> ast.EntryFor:
-        return ast.EntryFor.model_construct(span=self._span(tree), var=str(var), iterable=iterable.name, body=self._with_depths(body))
+        return ast.EntryFor.model_construct(
+            span=self._span(tree), var=str(var), iterable=iterable.name, body=self._with_depths(body)
+        )
 
     # -- examples
     def rule_examples(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Examples:
         source = next((r for r in rest if isinstance(r, ast.ExampleSource)), None)
         settings = tuple(r for r in rest if isinstance(r, ast.ExampleSetting))
         records = tuple(r for r in rest if isinstance(r, ast.Record))
-        return ast.Examples.model_construct(span=self._span(name), name=str(name), source=source, settings=settings, records=records)
+        return ast.Examples.model_construct(
+            span=self._span(name), name=str(name), source=source, settings=settings, records=records
+        )
 
     def rule_source(self, tree: Tree[Token], path: Token, *picks: tuple[str, Any]) -> ast.ExampleSource:
         opts = dict(picks)
-        return ast.ExampleSource.model_construct(span=self._span(tree), path=plain_value(path.type, str(path)), k=opts.get("k"), seed=opts.get("seed"), balanced_by=opts.get("balanced_by"))
+        return ast.ExampleSource.model_construct(
+            span=self._span(tree),
+            path=plain_value(path.type, str(path)),
+            k=opts.get("k"),
+            seed=opts.get("seed"),
+            balanced_by=opts.get("balanced_by"),
+        )
 
     def rule_pick_k(self, tree: Tree[Token], n: Token) -> tuple[str, Any]:
         return ("k", int(n))
@@ -422,7 +502,9 @@ class _ToAst(Transformer[Token, Any]):
         settings = tuple(r for r in rest if isinstance(r, ast.Setting))
         name = names[0] if names else None
         target = next((r[1] for r in rest if isinstance(r, tuple)), None)
-        return ast.ConfigBlock.model_construct(span=self._span(tree), kind=kind, name=name, target=target, settings=settings)
+        return ast.ConfigBlock.model_construct(
+            span=self._span(tree), kind=cast(ast.ConfigKind, kind), name=name, target=target, settings=settings
+        )
 
     def rule_config_target(self, tree: Tree[Token], name: Token) -> tuple[str, str]:
         return ("target", str(name))
@@ -435,7 +517,9 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Setting.model_construct(span=self._span(key), key=key_text, values=values)
 
     def rule_call(self, tree: Tree[Token], func: Token, *args: Any) -> ast.CallValue:
-        return ast.CallValue.model_construct(span=self._span(tree), func=str(func), args=tuple(a for a in args if a is not None))
+        return ast.CallValue.model_construct(
+            span=self._span(tree), func=str(func), args=tuple(a for a in args if a is not None)
+        )
 
     def rule_argument(self, tree: Tree[Token], *parts: Any) -> ast.Argument:
         name, value = parts if len(parts) == 2 else (None, parts[0])
@@ -476,4 +560,6 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Not.model_construct(span=self._span(tree), operand=operand)
 
     def rule_comparison(self, tree: Tree[Token], left: Any, op: Token, right: Any) -> ast.Compare:
-        return ast.Compare.model_construct(span=self._span(tree), op=str(op), left=left, right=right)
+        return ast.Compare.model_construct(
+            span=self._span(tree), op=cast(ast.CompareOp, str(op)), left=left, right=right
+        )

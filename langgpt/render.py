@@ -7,6 +7,7 @@ only lay those out. Nothing here evaluates host code: conditions are compared as
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,14 @@ class RenderedTemplate:
 class Context:
     """Variable values for one compilation, plus every problem found while rendering."""
 
-    def __init__(self, program: Program, values: dict[str, VarValue] | None = None, *, from_cli: frozenset[str] = frozenset(), answer: str | None = None) -> None:
+    def __init__(
+        self,
+        program: Program,
+        values: dict[str, VarValue] | None = None,
+        *,
+        from_cli: frozenset[str] = frozenset(),
+        answer: str | None = None,
+    ) -> None:
         self.program = program
         self.values = dict(values or {})
         self.from_cli = from_cli
@@ -121,14 +129,29 @@ class Context:
                     return coerce_cli(raw, decl.type)
                 return check_value(raw, decl.type)
             except ValueTypeError as exc:
-                self.problem(Diagnostic("E111", f"value given for `{decl.name}` does not match its type {decl.type.describe()}", decl.span, str(exc)))
+                self.problem(
+                    Diagnostic(
+                        "E111",
+                        f"value given for `{decl.name}` does not match its type {decl.type.describe()}",
+                        decl.span,
+                        str(exc),
+                    )
+                )
                 return ""
         if decl.default is not None:
             try:
                 return check_value(literal_value(decl.default), decl.type)
             except ValueTypeError:
                 return ""  # reported by the declarations check
-        self.problem(Diagnostic("E110", f"no value for required variable `{decl.name}`", span, f"a value for `{decl.name}` ({decl.type.describe()})", f"pass --var {decl.name}=... or give it a default: var {decl.name}: {decl.type.describe()} = ..."))
+        self.problem(
+            Diagnostic(
+                "E110",
+                f"no value for required variable `{decl.name}`",
+                span,
+                f"a value for `{decl.name}` ({decl.type.describe()})",
+                f"pass --var {decl.name}=... or give it a default: var {decl.name}: {decl.type.describe()} = ...",
+            )
+        )
         return ""
 
 
@@ -170,7 +193,14 @@ class Renderer:
     def text(self, module: Module, text: ast.Text, env: Env, template: bool = False) -> str:
         out = "".join(self.segments(module, text.segments, env, template))
         if len(out) > MAX_OUTPUT_CHARS:
-            self.ctx.problem(Diagnostic("E117", f"text expands to {len(out)} characters, over the {MAX_OUTPUT_CHARS} limit", text.span, "smaller loops or values"))
+            self.ctx.problem(
+                Diagnostic(
+                    "E117",
+                    f"text expands to {len(out)} characters, over the {MAX_OUTPUT_CHARS} limit",
+                    text.span,
+                    "smaller loops or values",
+                )
+            )
             return out[:0]
         return out
 
@@ -202,7 +232,11 @@ class Renderer:
             return value
         if value == "":
             return []
-        self.ctx.problem(Diagnostic("E117", f"`{name}` is not a list, so it cannot be looped over", span, "a list variable (list[T])"))
+        self.ctx.problem(
+            Diagnostic(
+                "E117", f"`{name}` is not a list, so it cannot be looped over", span, "a list variable (list[T])"
+            )
+        )
         return []
 
     # -- conditions
@@ -231,7 +265,14 @@ class Renderer:
             return bool(left != right)
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
         if not numeric and not (isinstance(left, str) and isinstance(right, str)):
-            self.ctx.problem(Diagnostic("E117", f"`{cond.op}` compares {type(left).__name__} with {type(right).__name__}", cond.span, "two numbers or two strings"))
+            self.ctx.problem(
+                Diagnostic(
+                    "E117",
+                    f"`{cond.op}` compares {type(left).__name__} with {type(right).__name__}",
+                    cond.span,
+                    "two numbers or two strings",
+                )
+            )
             return False
         return bool({"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[cond.op])
 
@@ -243,7 +284,11 @@ class Renderer:
         self.ctx._depth += 1
         try:
             if self.ctx._depth > MAX_DEPTH:
-                self.ctx.problem(Diagnostic("E114", f"role `{role.name}` inherits too deeply", role.span, f"at most {MAX_DEPTH} levels"))
+                self.ctx.problem(
+                    Diagnostic(
+                        "E114", f"role `{role.name}` inherits too deeply", role.span, f"at most {MAX_DEPTH} levels"
+                    )
+                )
                 return RenderedRole(role.name, role.title or role.name, [])
             rendered = self._role(module, role)
         finally:
@@ -258,13 +303,18 @@ class Renderer:
             parent = lookup_role(module, role.extends.name)
             if parent is not None:
                 base = self.role(parent.module, parent.decl)  # type: ignore[arg-type]
-                sections = [RSection(s.key, s.canonical, s.title, list(s.body) if isinstance(s.body, list) else s.body) for s in base.sections]
+                sections = [
+                    RSection(s.key, s.canonical, s.title, list(s.body) if isinstance(s.body, list) else s.body)
+                    for s in base.sections
+                ]
         for section, env in self.expand_members(module, role.members, {}):
             rendered = self.section(module, section, env)
             _merge(sections, rendered, section.append)
         return RenderedRole(role.name, title, sections)
 
-    def expand_members(self, module: Module, members: tuple[ast.RoleMember, ...], env: Env) -> list[tuple[ast.Section, Env]]:
+    def expand_members(
+        self, module: Module, members: tuple[ast.RoleMember, ...], env: Env
+    ) -> list[tuple[ast.Section, Env]]:
         out: list[tuple[ast.Section, Env]] = []
         for member in members:
             if isinstance(member, ast.Section):
@@ -290,7 +340,9 @@ class Renderer:
             body = self.entries(module, section.body.entries, env, numbered)
         return RSection(key, section.canonical, title, body)
 
-    def entries(self, module: Module, entries: tuple[ast.Entry, ...], env: Env, numbered: bool, depth: int = 0) -> list[REntry]:
+    def entries(
+        self, module: Module, entries: tuple[ast.Entry, ...], env: Env, numbered: bool, depth: int = 0
+    ) -> list[REntry]:
         out: list[REntry] = []
         for entry in entries:
             if isinstance(entry, ast.Item):
@@ -341,10 +393,8 @@ class Renderer:
         for name, value in row.items():
             found = lookup(module, name)
             if found is not None and isinstance(found.decl, ast.VarDecl) and found.decl.type.name == "label":
-                try:
+                with contextlib.suppress(ValueTypeError):
                     value = check_value(value, found.decl.type)
-                except ValueTypeError:
-                    pass
             env[name] = value
         return env
 
@@ -416,7 +466,9 @@ def _append_body(old: list[REntry] | str, new: list[REntry] | str) -> list[REntr
     merged = list(old)
     for entry in new:
         if isinstance(entry, RField):
-            index = next((i for i, e in enumerate(merged) if isinstance(e, RField) and e.key.lower() == entry.key.lower()), None)
+            index = next(
+                (i for i, e in enumerate(merged) if isinstance(e, RField) and e.key.lower() == entry.key.lower()), None
+            )
             if index is not None:
                 merged[index] = entry
                 continue
@@ -435,7 +487,9 @@ _SLOT = "\0ANSWER\0"
 
 class TemplateRenderer(Renderer):
     def template(self, module: Module, template: ast.Template) -> RenderedTemplate:
-        text_node = template.text or next((m.value for m in template.members if m.key == "text" and isinstance(m.value, ast.Text)), None)
+        text_node = template.text or next(
+            (m.value for m in template.members if m.key == "text" and isinstance(m.value, ast.Text)), None
+        )
         if text_node is not None:
             return RenderedTemplate(template.name, self.fill_answer(self.text(module, text_node, {}, template=True)))
         messages: list[Message] = []
@@ -483,7 +537,15 @@ class TemplateRenderer(Renderer):
         return text.replace(_SLOT, ANSWER_MARKER)
 
     def fill_messages(self, messages: list[Message]) -> list[Message]:
-        filled = [Message(m.role, self.fill_answer(m.content) if i == len(messages) - 1 else m.content.replace(_SLOT, self.ctx.answer if self.ctx.answer is not None else ANSWER_MARKER)) for i, m in enumerate(messages)]
+        filled = [
+            Message(
+                m.role,
+                self.fill_answer(m.content)
+                if i == len(messages) - 1
+                else m.content.replace(_SLOT, self.ctx.answer if self.ctx.answer is not None else ANSWER_MARKER),
+            )
+            for i, m in enumerate(messages)
+        ]
         if filled and filled[-1].role == "assistant" and not filled[-1].content:
             filled.pop()  # an empty trailing assistant turn is the generation slot itself
         return filled

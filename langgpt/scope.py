@@ -84,4 +84,3 @@ def condition_names(cond: ast.Condition | None) -> Iterator[ast.NameRef]:
     elif isinstance(cond, ast.Compare):
         yield from condition_names(cond.left)
         yield from condition_names(cond.right)
-

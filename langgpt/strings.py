@@ -131,7 +131,9 @@ def _dedent(lines: list[_Line]) -> list[_Line]:
     return out
 
 
-def _error(code: str, message: str, span: Span, expected: str | None = None, hint: str | None = None) -> DiagnosticError:
+def _error(
+    code: str, message: str, span: Span, expected: str | None = None, hint: str | None = None
+) -> DiagnosticError:
     return DiagnosticError([Diagnostic(code, message, span, expected, hint)])
 
 
@@ -139,13 +141,17 @@ def _scan(lines: list[_Line], file: str, parse_condition: ConditionParser) -> li
     pieces: list[_Piece] = []
     for index, ln in enumerate(lines):
         if index:
-            pieces.append(_Piece("text", "\n", Span(file=file, line=ln.line, col=ln.col, end_line=ln.line, end_col=ln.col)))
+            pieces.append(
+                _Piece("text", "\n", Span(file=file, line=ln.line, col=ln.col, end_line=ln.line, end_col=ln.col))
+            )
         pieces.extend(_scan_line(ln, file, parse_condition))
     return _merge_text(pieces)
 
 
 def _scan_line(ln: _Line, file: str, parse_condition: ConditionParser) -> list[_Piece]:
-    text, out, buf, start, i = ln.text, [], [], 0, 0
+    text, start, i = ln.text, 0, 0
+    out: list[_Piece] = []
+    buf: list[str] = []
 
     def span(a: int, b: int) -> Span:
         return Span(file=file, line=ln.line, col=ln.col + a, end_line=ln.line, end_col=ln.col + b)
@@ -180,11 +186,18 @@ def _scan_line(ln: _Line, file: str, parse_condition: ConditionParser) -> list[_
     return out
 
 
-def _scan_tag(text: str, i: int, span: Callable[[int, int], Span], out: list[_Piece], parse_condition: ConditionParser) -> int:
+def _scan_tag(
+    text: str, i: int, span: Callable[[int, int], Span], out: list[_Piece], parse_condition: ConditionParser
+) -> int:
     if text.startswith("{#", i):
         close = text.find("#}", i + 2)
         if close < 0:
-            raise _error("E002", "unterminated comment in string", span(i, i + 2), "`#}` closing the `{#` comment on the same line")
+            raise _error(
+                "E002",
+                "unterminated comment in string",
+                span(i, i + 2),
+                "`#}` closing the `{#` comment on the same line",
+            )
         return close + 2
     close = text.find("}", i)
     if close < 0:
@@ -193,7 +206,7 @@ def _scan_tag(text: str, i: int, span: Callable[[int, int], Span], out: list[_Pi
             "unterminated `{` tag in string",
             span(i, len(text)),
             "`}` closing the tag on the same line",
-            "write `\\{` for a literal brace, or use a verbatim string r\"...\"",
+            'write `\\{` for a literal brace, or use a verbatim string r"..."',
         )
     inner = text[i + 1 : close]
     where = span(i, close + 1)
@@ -217,7 +230,7 @@ def _scan_tag(text: str, i: int, span: Callable[[int, int], Span], out: list[_Pi
             f"invalid tag `{{{inner}}}`",
             where,
             "`{name}`, `{name.field}`, `{if ...}`, `{elif ...}`, `{else}`, `{end}`, `{for x in xs}` or `{# comment #}`",
-            "write `\\{` for a literal brace, or use a verbatim string r\"...\"",
+            'write `\\{` for a literal brace, or use a verbatim string r"..."',
         )
     return close + 1
 
@@ -228,7 +241,11 @@ def _merge_text(pieces: list[_Piece]) -> list[_Piece]:
         if p.kind == "text" and merged and merged[-1].kind == "text":
             prev = merged[-1]
             s = prev.span
-            merged[-1] = _Piece("text", prev.value + p.value, Span(file=s.file, line=s.line, col=s.col, end_line=p.span.end_line, end_col=p.span.end_col))
+            merged[-1] = _Piece(
+                "text",
+                prev.value + p.value,
+                Span(file=s.file, line=s.line, col=s.col, end_line=p.span.end_line, end_col=p.span.end_col),
+            )
         else:
             merged.append(p)
     return merged
@@ -247,7 +264,12 @@ def _nest(pieces: list[_Piece], whole: Span) -> tuple[Segment, ...]:
             if p.kind in closers:
                 return body, p
             if p.kind in ("elif", "else", "end"):
-                raise _error("E003", f"`{{{p.kind}}}` without a matching `{{if}}` or `{{for}}`", p.span, "an open `{if ...}` or `{for ...}` before it")
+                raise _error(
+                    "E003",
+                    f"`{{{p.kind}}}` without a matching `{{if}}` or `{{for}}`",
+                    p.span,
+                    "an open `{if ...}` or `{for ...}` before it",
+                )
             body.append(_segment(p, block))
         return body, None
 
@@ -267,7 +289,9 @@ def _segment(p: _Piece, block: Callable[[tuple[str, ...]], tuple[list[Segment], 
         body, closer = block(("end",))
         if closer is None:
             raise _error("E002", "`{for}` is never closed", p.span, "`{end}` closing the loop")
-        return ForSeg.model_construct(span=_join(p.span, closer.span), var=str(p.extra), iterable=p.value, body=tuple(body))
+        return ForSeg.model_construct(
+            span=_join(p.span, closer.span), var=str(p.extra), iterable=p.value, body=tuple(body)
+        )
     return _if_segment(p, block)
 
 

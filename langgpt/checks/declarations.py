@@ -38,7 +38,15 @@ def _duplicate_names(doc: ast.Document) -> list[Diagnostic]:
             continue
         if name in seen:
             first = seen[name]
-            out.append(Diagnostic("E103", f"`{name}` is declared twice", decl.span, "a name not used by another declaration in this file", f"the first declaration is at line {first.line}; rename one of them"))
+            out.append(
+                Diagnostic(
+                    "E103",
+                    f"`{name}` is declared twice",
+                    decl.span,
+                    "a name not used by another declaration in this file",
+                    f"the first declaration is at line {first.line}; rename one of them",
+                )
+            )
         else:
             seen[name] = decl.span
     return out
@@ -50,12 +58,22 @@ def _variable(var: ast.VarDecl) -> list[Diagnostic]:
         return [Diagnostic("E112", problem, var.type.span, "text, int, float, bool, label {a, b} or list[T]")]
     out = []
     if var.type.name == "label" and len(set(var.type.labels)) != len(var.type.labels):
-        out.append(Diagnostic("E103", f"label set of `{var.name}` names a label twice", var.type.span, "distinct label names"))
+        out.append(
+            Diagnostic("E103", f"label set of `{var.name}` names a label twice", var.type.span, "distinct label names")
+        )
     if var.default is not None:
         try:
             check_value(literal_value(var.default), var.type)
         except ValueTypeError as exc:
-            out.append(Diagnostic("E102", f"default of `{var.name}` does not match its type {var.type.describe()}", var.default.span, str(exc), "change the default or the declared type"))
+            out.append(
+                Diagnostic(
+                    "E102",
+                    f"default of `{var.name}` does not match its type {var.type.describe()}",
+                    var.default.span,
+                    str(exc),
+                    "change the default or the declared type",
+                )
+            )
     return out
 
 
@@ -72,17 +90,33 @@ def _role(role: ast.Role) -> list[Diagnostic]:
         key = _section_key(member)
         if key in seen and not member.append:
             first = seen[key]
-            out.append(Diagnostic("E104", f"section `{member.name}` appears twice in role `{role.name}`", member.span, "each section once per role", f"the first `{first.name}` is at line {first.span.line}; merge them, or write `{member.name} += {{ ... }}` to append"))
+            out.append(
+                Diagnostic(
+                    "E104",
+                    f"section `{member.name}` appears twice in role `{role.name}`",
+                    member.span,
+                    "each section once per role",
+                    f"the first `{first.name}` is at line {first.span.line}; merge them, or write `{member.name} += {{ ... }}` to append",
+                )
+            )
         seen.setdefault(key, member)
         intended = misspelling_of(member.name)
         if intended:
-            out.append(Diagnostic("W202", f"section `{member.name}` looks like a misspelling of `{TITLES[intended]}`", member.span, f"`{intended}`", f"rename it to `{intended}`, or give it a title: {intended} \"{member.name}\" {{ ... }}"))
+            out.append(
+                Diagnostic(
+                    "W202",
+                    f"section `{member.name}` looks like a misspelling of `{TITLES[intended]}`",
+                    member.span,
+                    f"`{intended}`",
+                    f'rename it to `{intended}`, or give it a title: {intended} "{member.name}" {{ ... }}',
+                )
+            )
         out.extend(_duplicate_fields(member))
     return out
 
 
 def _duplicate_fields(section: ast.Section) -> list[Diagnostic]:
-    out = []
+    out: list[Diagnostic] = []
     seen: dict[str, ast.FieldEntry] = {}
     if isinstance(section.body, ast.Text):
         return out
@@ -90,7 +124,15 @@ def _duplicate_fields(section: ast.Section) -> list[Diagnostic]:
         if isinstance(entry, ast.FieldEntry):
             key = entry.key.lower()
             if key in seen:
-                out.append(Diagnostic("E104", f"field `{entry.key}` appears twice in `{section.name}`", entry.span, "each field once", f"the first is at line {seen[key].span.line}"))
+                out.append(
+                    Diagnostic(
+                        "E104",
+                        f"field `{entry.key}` appears twice in `{section.name}`",
+                        entry.span,
+                        "each field once",
+                        f"the first is at line {seen[key].span.line}",
+                    )
+                )
             seen.setdefault(key, entry)
     return out
 
@@ -100,16 +142,43 @@ def _template(template: ast.Template) -> list[Diagnostic]:
     keys = [m.key for m in template.members]
     for member in template.members:
         if member.key not in TEMPLATE_KEYS:
-            out.append(Diagnostic("E113", f"unknown template member `{member.key}`", member.span, ", ".join(sorted(TEMPLATE_KEYS))))
+            out.append(
+                Diagnostic(
+                    "E113", f"unknown template member `{member.key}`", member.span, ", ".join(sorted(TEMPLATE_KEYS))
+                )
+            )
             continue
-        wants = {"shots": (ast.NameRef,), "answer": (ast.NameRef,), "text": (ast.Text,)}.get(member.key, (ast.Text, ast.RoleRef))
+        wants = {"shots": (ast.NameRef,), "answer": (ast.NameRef,), "text": (ast.Text,)}.get(
+            member.key, (ast.Text, ast.RoleRef)
+        )
         if not isinstance(member.value, wants):
-            shape = {"shots": "an example set name", "answer": "a variable name", "text": "a string"}.get(member.key, "a string or `role NAME`")
+            shape = {"shots": "an example set name", "answer": "a variable name", "text": "a string"}.get(
+                member.key, "a string or `role NAME`"
+            )
             out.append(Diagnostic("E113", f"`{member.key}:` takes {shape}", member.value.span, shape))
     if "text" in keys and any(k in keys for k in ("system", "user", "assistant")):
-        out.append(Diagnostic("E113", f"template `{template.name}` mixes `text:` with chat messages", template.span, "either `text:` or system/user/assistant messages", "split it into two templates"))
+        out.append(
+            Diagnostic(
+                "E113",
+                f"template `{template.name}` mixes `text:` with chat messages",
+                template.span,
+                "either `text:` or system/user/assistant messages",
+                "split it into two templates",
+            )
+        )
     if keys.count("answer") > 1 or keys.count("text") > 1:
-        out.append(Diagnostic("E113", f"template `{template.name}` sets `answer:` or `text:` twice", template.span, "each once"))
+        out.append(
+            Diagnostic(
+                "E113", f"template `{template.name}` sets `answer:` or `text:` twice", template.span, "each once"
+            )
+        )
     if template.text is None and not any(k in keys for k in ("system", "user", "assistant", "text")):
-        out.append(Diagnostic("E113", f"template `{template.name}` has no text and no messages", template.span, "a string, `text:` or system/user/assistant messages"))
+        out.append(
+            Diagnostic(
+                "E113",
+                f"template `{template.name}` has no text and no messages",
+                template.span,
+                "a string, `text:` or system/user/assistant messages",
+            )
+        )
     return out

@@ -25,9 +25,24 @@ def check(program: Program) -> list[Diagnostic]:
                 have = {f.name for f in record.fields}
                 for name, span in fields.items():
                     if name not in have:
-                        out.append(Diagnostic("E109", f"example record lacks field `{name}` used by the format of `{examples.name}`", record.span, f"a `{name}: ...` field", f"the format uses {{{name}}} at line {span.line}"))
+                        out.append(
+                            Diagnostic(
+                                "E109",
+                                f"example record lacks field `{name}` used by the format of `{examples.name}`",
+                                record.span,
+                                f"a `{name}: ...` field",
+                                f"the format uses {{{name}}} at line {span.line}",
+                            )
+                        )
             if not examples.records and examples.source is None:
-                out.append(Diagnostic("E109", f"example set `{examples.name}` has no records and no `from` file", examples.span, "inline records `{ field: value }` or `from \"file.jsonl\"`"))
+                out.append(
+                    Diagnostic(
+                        "E109",
+                        f"example set `{examples.name}` has no records and no `from` file",
+                        examples.span,
+                        'inline records `{ field: value }` or `from "file.jsonl"`',
+                    )
+                )
     return out
 
 
@@ -60,12 +75,22 @@ def data_path(program: Program, module: Module, source: ast.ExampleSource) -> tu
     return target, None
 
 
-def _check_source(program: Program, module: Module, examples: ast.Examples, fields: dict[str, ast.Span]) -> list[Diagnostic]:
+def _check_source(
+    program: Program, module: Module, examples: ast.Examples, fields: dict[str, ast.Span]
+) -> list[Diagnostic]:
     source = examples.source
     assert source is not None
     path, problem = data_path(program, module, source)
     if path is None:
-        return [Diagnostic("E115", problem or "cannot read data", source.span, "a JSONL, CSV or TSV file inside the project", "paths are relative to the .lgpt file")]
+        return [
+            Diagnostic(
+                "E115",
+                problem or "cannot read data",
+                source.span,
+                "a JSONL, CSV or TSV file inside the project",
+                "paths are relative to the .lgpt file",
+            )
+        ]
     try:
         rows = read_rows(path, display_path(path))[:MAX_CHECKED_ROWS]
     except DataError as exc:
@@ -77,7 +102,14 @@ def _check_source(program: Program, module: Module, examples: ast.Examples, fiel
     for name in wanted:
         missing = next((i for i, row in enumerate(rows, start=1) if name not in row), None)
         if missing is not None:
-            out.append(Diagnostic("E109", f"row {missing} of {source.path} lacks field `{name}` used by `{examples.name}`", source.span, f"every row to have `{name}`"))
+            out.append(
+                Diagnostic(
+                    "E109",
+                    f"row {missing} of {source.path} lacks field `{name}` used by `{examples.name}`",
+                    source.span,
+                    f"every row to have `{name}`",
+                )
+            )
     if not rows:
         out.append(Diagnostic("E115", f"{source.path} has no rows", source.span, "at least one example row"))
     return out

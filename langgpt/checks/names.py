@@ -86,7 +86,9 @@ class _Resolver:
     # -- roles
     def role(self, role: ast.Role) -> None:
         if role.extends is not None and lookup_role(self.module, role.extends.name) is None:
-            self.out.append(_undefined(role.extends.name, role.extends.span, _roles(self.module), "a role", code="E108"))
+            self.out.append(
+                _undefined(role.extends.name, role.extends.span, _roles(self.module), "a role", code="E108")
+            )
         self.members(role.members, frozenset())
 
     def members(self, members: tuple[ast.RoleMember, ...], local: frozenset[str]) -> None:
@@ -134,11 +136,24 @@ class _Resolver:
             elif isinstance(value, ast.RoleRef):
                 if lookup_role(self.module, value.name) is None:
                     what = f"`{value.name}`" if value.name else "a role (this file declares none)"
-                    self.out.append(_undefined(value.name or "role", value.span, _roles(self.module), "a role", code="E108", message=f"unknown role {what}"))
+                    self.out.append(
+                        _undefined(
+                            value.name or "role",
+                            value.span,
+                            _roles(self.module),
+                            "a role",
+                            code="E108",
+                            message=f"unknown role {what}",
+                        )
+                    )
             elif member.key == "shots":
                 found = lookup(self.module, value.name)
                 if found is None or not isinstance(found.decl, ast.Examples):
-                    sets = [n for n in names_in_module(self.module) if isinstance((r := lookup(self.module, n)) and r.decl, ast.Examples)]
+                    sets = [
+                        n
+                        for n in names_in_module(self.module)
+                        if isinstance((r := lookup(self.module, n)) and r.decl, ast.Examples)
+                    ]
                     self.out.append(_undefined(value.name, value.span, sets, "an example set", code="E108"))
             elif member.key == "answer":
                 self.use_var(value.name, value.span, frozenset())
@@ -197,7 +212,9 @@ def _roles(module: Module) -> list[str]:
     return [n for n in names_in_module(module) if isinstance((r := lookup(module, n)) and r.decl, ast.Role)]
 
 
-def _undefined(name: str, span: ast.Span, candidates: Iterable[str], what: str, code: str = "E101", message: str | None = None) -> Diagnostic:
+def _undefined(
+    name: str, span: ast.Span, candidates: Iterable[str], what: str, code: str = "E101", message: str | None = None
+) -> Diagnostic:
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     hint = f"did you mean `{close[0]}`?" if close else (f"declare it: var {name}: text" if code == "E101" else None)
     kind = "variable" if code == "E101" else what.split(" ", 1)[-1]
@@ -208,14 +225,22 @@ def _unused(module: Module, used: set[tuple[int, str]]) -> list[Diagnostic]:
     out = []
     for decl in module.document.variables():
         if (id(module), decl.name) not in used:
-            out.append(Diagnostic("W201", f"variable `{decl.name}` is never used", decl.span, None, "remove it, or interpolate it with {" + decl.name + "}"))
+            out.append(
+                Diagnostic(
+                    "W201",
+                    f"variable `{decl.name}` is never used",
+                    decl.span,
+                    None,
+                    "remove it, or interpolate it with {" + decl.name + "}",
+                )
+            )
     return out
 
 
 def _inheritance_cycles(module: Module) -> list[Diagnostic]:
     out = []
     for role in module.document.roles():
-        seen: list[tuple[int, str]] = [(id(module), role.name)]
+        seen: list[tuple[int, str | None]] = [(id(module), role.name)]
         current_module, current = module, role
         while current.extends is not None:
             found = lookup_role(current_module, current.extends.name)
@@ -224,8 +249,16 @@ def _inheritance_cycles(module: Module) -> list[Diagnostic]:
             key = (id(found.module), found.decl.name)
             if key in seen:
                 if key == seen[0]:
-                    chain = " -> ".join([n for _, n in seen] + [role.name])
-                    out.append(Diagnostic("E114", f"role `{role.name}` inherits from itself: {chain}", role.extends.span if role.extends else role.span, "an inheritance chain that ends", "remove one of the `extends` clauses"))
+                    chain = " -> ".join([str(n) for _, n in seen] + [role.name])
+                    out.append(
+                        Diagnostic(
+                            "E114",
+                            f"role `{role.name}` inherits from itself: {chain}",
+                            role.extends.span if role.extends else role.span,
+                            "an inheritance chain that ends",
+                            "remove one of the `extends` clauses",
+                        )
+                    )
                 break
             seen.append(key)
             current_module, current = found.module, found.decl  # type: ignore[assignment]

@@ -45,7 +45,12 @@ def referable(module: Module, role: ast.Role, depth: int = 0) -> dict[str, str]:
         if parent is not None:
             names.update(referable(parent.module, parent.decl, depth + 1))  # type: ignore[arg-type]
     for section in role_sections(role.members):
-        for label in (section.name, section.title, TITLES.get(section.canonical or ""), title_for(section.name, section.canonical, section.title)):
+        for label in (
+            section.name,
+            section.title,
+            TITLES.get(section.canonical or ""),
+            title_for(section.name, section.canonical, section.title),
+        ):
             if label:
                 names[norm(label)] = label
         for entry in entries(section.body):
@@ -65,5 +70,13 @@ def _check_text(text: ast.Text, names: dict[str, str]) -> list[Diagnostic]:
             shown = sorted(set(names.values()) - {""})
             close = difflib.get_close_matches(seg.name, shown, n=1, cutoff=0.6)
             hint = f"did you mean `<{close[0]}>`?" if close else "write `\\<` for a literal `<`, or add the section"
-            out.append(Diagnostic("E105", f"unknown reference `<{seg.name}>`", seg.span, "a section or profile field of this role" + (f": {', '.join(shown[:8])}" if shown else ""), hint))
+            out.append(
+                Diagnostic(
+                    "E105",
+                    f"unknown reference `<{seg.name}>`",
+                    seg.span,
+                    "a section or profile field of this role" + (f": {', '.join(shown[:8])}" if shown else ""),
+                    hint,
+                )
+            )
     return out

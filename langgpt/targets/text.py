@@ -7,6 +7,8 @@ written with numbers), nested two spaces per level; sub-sections as ``###``. Out
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from langgpt.render import RenderedRole, RenderedTemplate, REntry, RField, RItem, RPara, RSection, RSub
 
 
@@ -34,7 +36,7 @@ def _section(section: RSection) -> str:
     return f"{heading}\n{body}" if body else heading
 
 
-def _body(body: list[REntry] | str, level: int) -> str:
+def _body(body: Sequence[REntry] | str, level: int) -> str:
     if isinstance(body, str):
         return body
     blocks: list[str] = []
