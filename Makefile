@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit bench tables clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python bench/compile.py
+
+# Rebuild the shipped LALR tables after editing grammar/lgpt.lark (fixed hash seed: stable bytes).
+tables: setup
+	PYTHONHASHSEED=0 $(BIN)/python -m langgpt._tables
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,25 +1,20 @@
 """The typed AST of a .lgpt file.
 
-Every node is a frozen pydantic model carrying the source span it came from, so later passes can point
-at the exact place a problem lives, and the whole tree round-trips through JSON
-(``Document.model_dump_json()`` / ``Document.model_validate_json()``).
-
-Every node has a ``kind`` tag; unions are discriminated on it so JSON loads back to the same classes.
-The parser builds nodes with ``model_construct`` (the grammar already guarantees their shape), which
-keeps parsing fast and lets pydantic build its validators lazily, only when JSON is asked for.
+Every node is a frozen, typed record (``langgpt.records.Frozen``) carrying the source span it came
+from, so later passes can point at the exact place a problem lives. Every node has a ``kind`` tag, and
+the whole tree round-trips through JSON with pydantic validation (``Document.model_dump_json()`` /
+``Document.model_validate_json()``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from langgpt.records import Frozen
 
 
-class Span(BaseModel):
+class Span(Frozen):
     """A 1-based, end-exclusive region of a source file."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     file: str
     line: int
@@ -28,9 +23,7 @@ class Span(BaseModel):
     end_col: int
 
 
-class Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
+class Node(Frozen):
     span: Span
 
 
@@ -79,7 +72,7 @@ class CallValue(Node):
     args: tuple[Argument, ...]
 
 
-Value = Annotated[NameRef | StrValue | NumValue | BoolValue | ListValue | CallValue, Field(discriminator="kind")]
+Value = NameRef | StrValue | NumValue | BoolValue | ListValue | CallValue
 
 
 class Not(Node):
@@ -103,7 +96,7 @@ class Compare(Node):
     right: Condition
 
 
-Condition = Annotated[NameRef | StrValue | NumValue | BoolValue | Not | BoolOp | Compare, Field(discriminator="kind")]
+Condition = NameRef | StrValue | NumValue | BoolValue | Not | BoolOp | Compare
 
 
 # ----------------------------------------------------------------------------- text with interpolation
@@ -150,7 +143,7 @@ class ForSeg(Node):
     body: tuple[Segment, ...]
 
 
-Segment = Annotated[TextSeg | InterpSeg | RefSeg | IfSeg | ForSeg, Field(discriminator="kind")]
+Segment = TextSeg | InterpSeg | RefSeg | IfSeg | ForSeg
 
 
 class Text(Node):
@@ -200,7 +193,7 @@ class Subsection(Node):
     kind: Literal["subsection"] = "subsection"
     name: str
     title: str | None
-    body: Block | Text = Field(discriminator="kind")
+    body: Block | Text
 
 
 class EntryBranch(Node):
@@ -221,7 +214,7 @@ class EntryFor(Node):
     body: tuple[Entry, ...]
 
 
-Entry = Annotated[Item | FieldEntry | Paragraph | Subsection | EntryIf | EntryFor, Field(discriminator="kind")]
+Entry = Item | FieldEntry | Paragraph | Subsection | EntryIf | EntryFor
 
 
 class Section(Node):
@@ -233,7 +226,7 @@ class Section(Node):
     canonical: str | None
     title: str | None
     append: bool
-    body: Block | Text = Field(discriminator="kind")
+    body: Block | Text
 
 
 class MemberBranch(Node):
@@ -254,7 +247,7 @@ class RoleFor(Node):
     body: tuple[RoleMember, ...]
 
 
-RoleMember = Annotated[Section | RoleIf | RoleFor, Field(discriminator="kind")]
+RoleMember = Section | RoleIf | RoleFor
 
 
 # ----------------------------------------------------------------------------- declarations
@@ -344,7 +337,7 @@ class RoleRef(Node):
 class TemplateMember(Node):
     kind: Literal["template_member"] = "template_member"
     key: str
-    value: Text | RoleRef | NameRef = Field(discriminator="kind")
+    value: Text | RoleRef | NameRef
 
 
 class Template(Node):
@@ -369,7 +362,7 @@ class ConfigBlock(Node):
     settings: tuple[Setting, ...]
 
 
-Decl = Annotated[Import | VarDecl | Role | Examples | Template | ConfigBlock, Field(discriminator="kind")]
+Decl = Import | VarDecl | Role | Examples | Template | ConfigBlock
 
 
 class Comment(Node):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from langgpt.checks import run_checks
 from langgpt.errors import Diagnostic, DiagnosticError, UsageError, sort_diagnostics
 from langgpt.loader import Program, load_text
 from langgpt.loader import load as _load
+from langgpt.records import Record
 from langgpt.render import Context, RenderedRole, RenderedTemplate, TemplateRenderer
 from langgpt.scope import lookup
 from langgpt.types import VarValue
@@ -26,8 +26,7 @@ from langgpt.types import VarValue
 TEXT_TARGETS = ("text", "messages", "ast")
 
 
-@dataclass(frozen=True)
-class CompileResult:
+class CompileResult(Record):
     output: str
     target: str
     entry: str | None

@@ -7,10 +7,10 @@ Codes are stable: tests, docs and users' CI scripts match on them. The table bel
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import Enum
 
 from langgpt.ast import Span
+from langgpt.records import Record
 
 #: Every diagnostic code the compiler can emit, with a one-line summary (documented in docs/language.md).
 CODES: dict[str, str] = {
@@ -50,8 +50,7 @@ class Severity(str, Enum):
     NOTE = "note"
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Record):
     code: str
     message: str
     span: Span | None = None

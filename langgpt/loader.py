@@ -8,7 +8,6 @@ and cycles are diagnostics pointing at the ``import`` that caused them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from langgpt import ast
@@ -18,28 +17,28 @@ from langgpt.parser import parse
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(eq=False)
 class Module:
-    """One parsed file and the modules its imports bind (alias -> module)."""
+    """One parsed file and the modules its imports bind (alias -> module). Compared by identity."""
 
-    document: ast.Document
-    path: Path | None
-    imports: dict[str, Module] = field(default_factory=dict)
+    def __init__(self, document: ast.Document, path: Path | None, imports: dict[str, Module] | None = None) -> None:
+        self.document = document
+        self.path = path
+        self.imports: dict[str, Module] = imports if imports is not None else {}
 
     @property
     def name(self) -> str:
         return self.document.path
 
 
-@dataclass
 class Program:
     """A main module plus every module reachable through imports, with their source texts
     (kept so diagnostics can show the offending line)."""
 
-    main: Module
-    modules: list[Module]
-    sources: dict[str, str]
-    root: Path
+    def __init__(self, main: Module, modules: list[Module], sources: dict[str, str], root: Path) -> None:
+        self.main = main
+        self.modules = modules
+        self.sources = sources
+        self.root = root
 
     @property
     def document(self) -> ast.Document:
@@ -88,7 +87,7 @@ def read_source(path: Path, span: ast.Span | None = None) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        at = ast.Span.model_construct(file=shown, line=line, col=col, end_line=line, end_col=col + 1)
+        at = ast.Span(file=shown, line=line, col=col, end_line=line, end_col=col + 1)
         raise DiagnosticError(
             [Diagnostic("E005", "file is not valid UTF-8", at, "UTF-8 text", "re-save the file as UTF-8")]
         ) from None
@@ -136,8 +135,8 @@ class _Loader:
             document = parse(text, shown)
         except DiagnosticError as exc:
             self.diagnostics.extend(exc.diagnostics)
-            document = ast.Document.model_construct(
-                span=ast.Span.model_construct(file=shown, line=1, col=1, end_line=1, end_col=1),
+            document = ast.Document(
+                span=ast.Span(file=shown, line=1, col=1, end_line=1, end_col=1),
                 path=shown,
                 header=None,
                 decls=(),

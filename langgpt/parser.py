@@ -39,16 +39,33 @@ def get_parser() -> Lark:
     if _parser is None:
         with _lock:
             if _parser is None:
-                _parser = Lark(
-                    grammar_text(),
-                    parser="lalr",
-                    lexer="contextual",
-                    propagate_positions=True,
-                    maybe_placeholders=True,
-                    start=["start", "condition"],
-                    lexer_callbacks={"COMMENT": _collect_comment},
-                )
+                _parser = _load_parser()
     return _parser
+
+
+def _load_parser() -> Lark:
+    """Building the LALR tables from the grammar takes ~65 ms, most of a CLI run, so the tables are
+    shipped as JSON (``langgpt/_tables.json``, no pickle) keyed by the grammar's hash. When the grammar
+    has changed since the tables were written, they are ignored and the grammar is compiled directly."""
+    from langgpt import _lexer, _tables
+
+    grammar = grammar_text()
+    loaded = _tables.load(grammar, {"COMMENT": _collect_comment})
+    parser = loaded if loaded is not None else build_parser(grammar)
+    _lexer.install(parser)
+    return parser
+
+
+def build_parser(grammar: str, with_callbacks: bool = True) -> Lark:
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        start=["start", "condition"],
+        lexer_callbacks={"COMMENT": _collect_comment} if with_callbacks else {},
+    )
 
 
 def parse(text: str, path: str = "<string>") -> ast.Document:
@@ -84,7 +101,7 @@ def parse_condition(text: str, span: Span) -> ast.Condition:
         tree = get_parser().parse(text, start="condition")
     except UnexpectedInput as exc:
         col = span.col + (exc.column - 1 if isinstance(exc.column, int) and exc.column > 0 else 0)
-        at = Span.model_construct(file=span.file, line=span.line, col=col, end_line=span.line, end_col=col + 1)
+        at = Span(file=span.file, line=span.line, col=col, end_line=span.line, end_col=col + 1)
         raise DiagnosticError(
             [
                 Diagnostic(
@@ -99,7 +116,7 @@ def parse_condition(text: str, span: Span) -> ast.Condition:
 
 
 def _comment(path: str, tok: Token) -> ast.Comment:
-    return ast.Comment.model_construct(span=_token_span(path, tok), text=str(tok))
+    return ast.Comment(span=_token_span(path, tok), text=str(tok))
 
 
 def _token_span(path: str, tok: Token, offset: tuple[int, int] = (0, 0)) -> Span:
@@ -107,7 +124,7 @@ def _token_span(path: str, tok: Token, offset: tuple[int, int] = (0, 0)) -> Span
     col = (tok.column or 1) + (offset[1] if tok.line == 1 else 0)
     end_line = (tok.end_line or tok.line or 1) + offset[0]
     end_col = (tok.end_column or col) + (offset[1] if tok.end_line == 1 else 0)
-    return Span.model_construct(file=path, line=line, col=col, end_line=end_line, end_col=end_col)
+    return Span(file=path, line=line, col=col, end_line=end_line, end_col=end_col)
 
 
 # ----------------------------------------------------------------------------- syntax errors
@@ -151,7 +168,7 @@ def _expected_words(expected: set[str]) -> str:
 
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic:
     line, col = max(exc.line, 1), max(exc.column, 1)
-    span = Span.model_construct(file=path, line=line, col=col, end_line=line, end_col=col + 1)
+    span = Span(file=path, line=line, col=col, end_line=line, end_col=col + 1)
     hint = None
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
@@ -170,7 +187,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic
         if tok.type == "$END":
             return _unclosed_block(text, path, span, set(exc.expected))
         width = len(str(tok).split("\n", 1)[0]) or 1
-        span = Span.model_construct(file=path, line=line, col=col, end_line=line, end_col=col + width)
+        span = Span(file=path, line=line, col=col, end_line=line, end_col=col + width)
         prev = _previous_line_text(exc)
         if prev is not None:
             hint = "unquoted item text runs to the end of its line, so a `}` there is text: put the closing `}` on its own line"
@@ -294,11 +311,11 @@ class _ToAst(Transformer[Token, Any]):
     def rule_start(self, tree: Tree[Token], *children: Any) -> ast.Document:
         header = children[0] if children and isinstance(children[0], ast.Header) else None
         decls = tuple(c for c in children if not isinstance(c, ast.Header))
-        span = Span.model_construct(file=self.path, line=1, col=1, end_line=self.text.count("\n") + 1, end_col=1)
-        return ast.Document.model_construct(span=span, path=self.path, header=header, decls=decls, comments=())
+        span = Span(file=self.path, line=1, col=1, end_line=self.text.count("\n") + 1, end_col=1)
+        return ast.Document(span=span, path=self.path, header=header, decls=decls, comments=())
 
     def rule_header(self, tree: Tree[Token], version: Token) -> ast.Header:
-        node = ast.Header.model_construct(span=self._span(tree), version=int(version))
+        node = ast.Header(span=self._span(tree), version=int(version))
         if node.version not in SUPPORTED_VERSIONS:
             raise DiagnosticError(
                 [
@@ -314,7 +331,7 @@ class _ToAst(Transformer[Token, Any]):
         return node
 
     def rule_import_decl(self, tree: Tree[Token], path: Token, alias: Token | None = None) -> ast.Import:
-        return ast.Import.model_construct(
+        return ast.Import(
             span=self._span(tree), path=plain_value(path.type, str(path)), alias=str(alias) if alias else None
         )
 
@@ -323,18 +340,16 @@ class _ToAst(Transformer[Token, Any]):
         default = next((r for r in rest if not _is_text(r) and r is not None), None)
         desc_tok = next((r for r in rest if _is_text(r)), None)
         description = plain_value(desc_tok.type, str(desc_tok)) if desc_tok is not None else None
-        return ast.VarDecl.model_construct(
-            span=self._span(name), name=str(name), type=type_, default=default, description=description
-        )
+        return ast.VarDecl(span=self._span(name), name=str(name), type=type_, default=default, description=description)
 
     def rule_simple_type(self, tree: Tree[Token], name: Token) -> ast.TypeRef:
-        return ast.TypeRef.model_construct(span=self._span(tree), name=str(name), labels=(), item=None)
+        return ast.TypeRef(span=self._span(tree), name=str(name), labels=(), item=None)
 
     def rule_label_type(self, tree: Tree[Token], name: Token, labels: list[str]) -> ast.TypeRef:
-        return ast.TypeRef.model_construct(span=self._span(tree), name=str(name), labels=tuple(labels), item=None)
+        return ast.TypeRef(span=self._span(tree), name=str(name), labels=tuple(labels), item=None)
 
     def rule_list_type(self, tree: Tree[Token], name: Token, item: ast.TypeRef) -> ast.TypeRef:
-        return ast.TypeRef.model_construct(span=self._span(tree), name=str(name), labels=(), item=item)
+        return ast.TypeRef(span=self._span(tree), name=str(name), labels=(), item=item)
 
     def rule_name_list(self, tree: Tree[Token], *names: Token) -> list[str]:
         return [plain_value(n.type, str(n)) if n.type != "NAME" else str(n) for n in names]
@@ -344,9 +359,7 @@ class _ToAst(Transformer[Token, Any]):
         title = next((plain_value(r.type, str(r)) for r in rest if _is_text(r)), None)
         extends = next((r for r in rest if isinstance(r, ast.NameRef)), None)
         members = tuple(r for r in rest if isinstance(r, (ast.Section, ast.RoleIf, ast.RoleFor)))
-        return ast.Role.model_construct(
-            span=self._span(name), name=str(name), title=title, extends=extends, members=members
-        )
+        return ast.Role(span=self._span(name), name=str(name), title=title, extends=extends, members=members)
 
     def rule_extends(self, tree: Tree[Token], name: ast.NameRef) -> ast.NameRef:
         return name
@@ -355,7 +368,7 @@ class _ToAst(Transformer[Token, Any]):
         body = rest[-1]
         title_tok = next((r for r in rest[:-1] if _is_text(r)), None)
         append = any(isinstance(r, Token) and r.type == "MODE" for r in rest)
-        return ast.Section.model_construct(
+        return ast.Section(
             span=self._span(name),
             name=str(name),
             canonical=canonical(str(name)),
@@ -368,7 +381,7 @@ class _ToAst(Transformer[Token, Any]):
         return self._text(tok)
 
     def rule_block(self, tree: Tree[Token], *entries: Any) -> ast.Block:
-        return ast.Block.model_construct(span=self._span(tree), entries=self._with_depths(entries))
+        return ast.Block(span=self._span(tree), entries=self._with_depths(entries))
 
     def _with_depths(self, entries: tuple[Any, ...]) -> tuple[Any, ...]:
         """Item depth comes from indentation: each deeper column opens a nested level."""
@@ -388,19 +401,19 @@ class _ToAst(Transformer[Token, Any]):
         return tuple(out)
 
     def rule_item(self, tree: Tree[Token], mark: Token, text: Token) -> ast.Item:
-        return ast.Item.model_construct(span=self._span(mark), marker=str(mark), depth=0, text=self._text(text))
+        return ast.Item(span=self._span(mark), marker=str(mark), depth=0, text=self._text(text))
 
     def rule_field(self, tree: Tree[Token], key: Token, colon: Token, value: Token) -> ast.FieldEntry:
         key_text = plain_value(key.type, str(key)) if key.type != "NAME" else str(key)
-        return ast.FieldEntry.model_construct(span=self._span(key), key=key_text, value=self._text(value))
+        return ast.FieldEntry(span=self._span(key), key=key_text, value=self._text(value))
 
     def rule_paragraph(self, tree: Tree[Token], tok: Token) -> ast.Paragraph:
-        return ast.Paragraph.model_construct(span=self._span(tok), text=self._text(tok))
+        return ast.Paragraph(span=self._span(tok), text=self._text(tok))
 
     def rule_subsection(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Subsection:
         title_tok = next((r for r in rest[:-1] if _is_text(r)), None)
         title = plain_value(title_tok.type, str(title_tok)) if title_tok is not None else None
-        return ast.Subsection.model_construct(span=self._span(name), name=str(name), title=title, body=rest[-1])
+        return ast.Subsection(span=self._span(name), name=str(name), title=title, body=rest[-1])
 
     def _branches(
         self,
@@ -411,52 +424,46 @@ class _ToAst(Transformer[Token, Any]):
         branch_types: tuple[type, ...],
     ) -> tuple[Any, ...]:
         body = tuple(r for r in rest if not isinstance(r, cls))
-        first = cls.model_construct(span=self._span(tree), condition=condition, body=body)
+        first = cls(span=self._span(tree), condition=condition, body=body)
         return (first, *[r for r in rest if isinstance(r, cls)])
 
     def rule_role_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.RoleIf:
-        return ast.RoleIf.model_construct(
-            span=self._span(tree), branches=self._branches(tree, ast.MemberBranch, condition, rest, ())
-        )
+        return ast.RoleIf(span=self._span(tree), branches=self._branches(tree, ast.MemberBranch, condition, rest, ()))
 
     def rule_role_elif(self, tree: Tree[Token], condition: ast.Condition, *body: Any) -> ast.MemberBranch:
-        return ast.MemberBranch.model_construct(span=self._span(tree), condition=condition, body=body)
+        return ast.MemberBranch(span=self._span(tree), condition=condition, body=body)
 
     def rule_role_else(self, tree: Tree[Token], *body: Any) -> ast.MemberBranch:
-        return ast.MemberBranch.model_construct(span=self._span(tree), condition=None, body=body)
+        return ast.MemberBranch(span=self._span(tree), condition=None, body=body)
 
     def rule_role_for(self, tree: Tree[Token], var: Token, iterable: ast.NameRef, *body: Any) -> ast.RoleFor:
-        return ast.RoleFor.model_construct(span=self._span(tree), var=str(var), iterable=iterable.name, body=body)
+        return ast.RoleFor(span=self._span(tree), var=str(var), iterable=iterable.name, body=body)
 
     def rule_entry_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.EntryIf:
         branches = self._branches(tree, ast.EntryBranch, condition, rest, ())
         first = branches[0]
         branches = (first.model_copy(update={"body": self._with_depths(first.body)}), *branches[1:])
-        return ast.EntryIf.model_construct(span=self._span(tree), branches=branches)
+        return ast.EntryIf(span=self._span(tree), branches=branches)
 
     def rule_entry_elif(self, tree: Tree[Token], condition: ast.Condition, *body: Any) -> ast.EntryBranch:
-        return ast.EntryBranch.model_construct(span=self._span(tree), condition=condition, body=self._with_depths(body))
+        return ast.EntryBranch(span=self._span(tree), condition=condition, body=self._with_depths(body))
 
     def rule_entry_else(self, tree: Tree[Token], *body: Any) -> ast.EntryBranch:
-        return ast.EntryBranch.model_construct(span=self._span(tree), condition=None, body=self._with_depths(body))
+        return ast.EntryBranch(span=self._span(tree), condition=None, body=self._with_depths(body))
 
     def rule_entry_for(self, tree: Tree[Token], var: Token, iterable: ast.NameRef, *body: Any) -> ast.EntryFor:
-        return ast.EntryFor.model_construct(
-            span=self._span(tree), var=str(var), iterable=iterable.name, body=self._with_depths(body)
-        )
+        return ast.EntryFor(span=self._span(tree), var=str(var), iterable=iterable.name, body=self._with_depths(body))
 
     # -- examples
     def rule_examples(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Examples:
         source = next((r for r in rest if isinstance(r, ast.ExampleSource)), None)
         settings = tuple(r for r in rest if isinstance(r, ast.ExampleSetting))
         records = tuple(r for r in rest if isinstance(r, ast.Record))
-        return ast.Examples.model_construct(
-            span=self._span(name), name=str(name), source=source, settings=settings, records=records
-        )
+        return ast.Examples(span=self._span(name), name=str(name), source=source, settings=settings, records=records)
 
     def rule_source(self, tree: Tree[Token], path: Token, *picks: tuple[str, Any]) -> ast.ExampleSource:
         opts = dict(picks)
-        return ast.ExampleSource.model_construct(
+        return ast.ExampleSource(
             span=self._span(tree),
             path=plain_value(path.type, str(path)),
             k=opts.get("k"),
@@ -474,27 +481,27 @@ class _ToAst(Transformer[Token, Any]):
         return ("balanced_by", str(name))
 
     def rule_example_setting(self, tree: Tree[Token], name: Token, value: Token) -> ast.ExampleSetting:
-        return ast.ExampleSetting.model_construct(span=self._span(name), name=str(name), value=self._text(value))
+        return ast.ExampleSetting(span=self._span(name), name=str(name), value=self._text(value))
 
     def rule_record(self, tree: Tree[Token], *fields: ast.RecordField) -> ast.Record:
-        return ast.Record.model_construct(span=self._span(tree), fields=fields)
+        return ast.Record(span=self._span(tree), fields=fields)
 
     def rule_record_field(self, tree: Tree[Token], name: Token, value: Any) -> ast.RecordField:
-        return ast.RecordField.model_construct(span=self._span(name), name=str(name), value=value)
+        return ast.RecordField(span=self._span(name), name=str(name), value=value)
 
     # -- templates
     def rule_template(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Template:
         text = self._text(rest[0]) if rest and _is_text(rest[0]) else None
         members = tuple(r for r in rest if isinstance(r, ast.TemplateMember))
-        return ast.Template.model_construct(span=self._span(name), name=str(name), text=text, members=members)
+        return ast.Template(span=self._span(name), name=str(name), text=text, members=members)
 
     def rule_template_member(self, tree: Tree[Token], key: Token, value: Any) -> ast.TemplateMember:
         if _is_text(value):
             value = self._text(value)
-        return ast.TemplateMember.model_construct(span=self._span(key), key=str(key), value=value)
+        return ast.TemplateMember(span=self._span(key), key=str(key), value=value)
 
     def rule_role_ref(self, tree: Tree[Token], name: ast.NameRef | None = None) -> ast.RoleRef:
-        return ast.RoleRef.model_construct(span=self._span(tree), name=name.name if name else None)
+        return ast.RoleRef(span=self._span(tree), name=name.name if name else None)
 
     # -- config blocks
     def rule_config_block(self, tree: Tree[Token], kind: str, *rest: Any) -> ast.ConfigBlock:
@@ -502,7 +509,7 @@ class _ToAst(Transformer[Token, Any]):
         settings = tuple(r for r in rest if isinstance(r, ast.Setting))
         name = names[0] if names else None
         target = next((r[1] for r in rest if isinstance(r, tuple)), None)
-        return ast.ConfigBlock.model_construct(
+        return ast.ConfigBlock(
             span=self._span(tree), kind=cast(ast.ConfigKind, kind), name=name, target=target, settings=settings
         )
 
@@ -514,52 +521,48 @@ class _ToAst(Transformer[Token, Any]):
 
     def rule_setting(self, tree: Tree[Token], key: Token, *values: Any) -> ast.Setting:
         key_text = plain_value(key.type, str(key)) if key.type != "NAME" else str(key)
-        return ast.Setting.model_construct(span=self._span(key), key=key_text, values=values)
+        return ast.Setting(span=self._span(key), key=key_text, values=values)
 
     def rule_call(self, tree: Tree[Token], func: Token, *args: Any) -> ast.CallValue:
-        return ast.CallValue.model_construct(
-            span=self._span(tree), func=str(func), args=tuple(a for a in args if a is not None)
-        )
+        return ast.CallValue(span=self._span(tree), func=str(func), args=tuple(a for a in args if a is not None))
 
     def rule_argument(self, tree: Tree[Token], *parts: Any) -> ast.Argument:
         name, value = parts if len(parts) == 2 else (None, parts[0])
-        return ast.Argument.model_construct(span=self._span(tree), name=str(name) if name else None, value=value)
+        return ast.Argument(span=self._span(tree), name=str(name) if name else None, value=value)
 
     # -- values
     def rule_string_value(self, tree: Tree[Token], tok: Token) -> ast.StrValue:
-        return ast.StrValue.model_construct(span=self._span(tok), value=plain_value(tok.type, str(tok)))
+        return ast.StrValue(span=self._span(tok), value=plain_value(tok.type, str(tok)))
 
     def rule_number_value(self, tree: Tree[Token], tok: Token) -> ast.NumValue:
         text = str(tok)
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-        return ast.NumValue.model_construct(span=self._span(tok), value=value, text=text)
+        return ast.NumValue(span=self._span(tok), value=value, text=text)
 
     def rule_true_value(self, tree: Tree[Token]) -> ast.BoolValue:
-        return ast.BoolValue.model_construct(span=self._span(tree), value=True)
+        return ast.BoolValue(span=self._span(tree), value=True)
 
     def rule_false_value(self, tree: Tree[Token]) -> ast.BoolValue:
-        return ast.BoolValue.model_construct(span=self._span(tree), value=False)
+        return ast.BoolValue(span=self._span(tree), value=False)
 
     def rule_name_value(self, tree: Tree[Token], name: ast.NameRef) -> ast.NameRef:
         return name
 
     def rule_list_value(self, tree: Tree[Token], *items: Any) -> ast.ListValue:
-        return ast.ListValue.model_construct(span=self._span(tree), items=tuple(i for i in items if i is not None))
+        return ast.ListValue(span=self._span(tree), items=tuple(i for i in items if i is not None))
 
     def rule_dotted_name(self, tree: Tree[Token], *parts: Token) -> ast.NameRef:
-        return ast.NameRef.model_construct(span=self._span(tree), name=".".join(str(p) for p in parts))
+        return ast.NameRef(span=self._span(tree), name=".".join(str(p) for p in parts))
 
     # -- conditions
     def rule_or_cond(self, tree: Tree[Token], *operands: Any) -> ast.BoolOp:
-        return ast.BoolOp.model_construct(span=self._span(tree), kind="or", operands=operands)
+        return ast.BoolOp(span=self._span(tree), kind="or", operands=operands)
 
     def rule_and_cond(self, tree: Tree[Token], *operands: Any) -> ast.BoolOp:
-        return ast.BoolOp.model_construct(span=self._span(tree), kind="and", operands=operands)
+        return ast.BoolOp(span=self._span(tree), kind="and", operands=operands)
 
     def rule_negation(self, tree: Tree[Token], operand: Any) -> ast.Not:
-        return ast.Not.model_construct(span=self._span(tree), operand=operand)
+        return ast.Not(span=self._span(tree), operand=operand)
 
     def rule_comparison(self, tree: Tree[Token], left: Any, op: Token, right: Any) -> ast.Compare:
-        return ast.Compare.model_construct(
-            span=self._span(tree), op=cast(ast.CompareOp, str(op)), left=left, right=right
-        )
+        return ast.Compare(span=self._span(tree), op=cast(ast.CompareOp, str(op)), left=left, right=right)

@@ -8,13 +8,13 @@ only lay those out. Nothing here evaluates host code: conditions are compared as
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any
 
 from langgpt import ast
 from langgpt.data import DataError, Row, read_rows, select
 from langgpt.errors import Diagnostic, DiagnosticError
 from langgpt.loader import Module, Program, display_path
+from langgpt.records import Record
 from langgpt.scope import ANSWER, lookup, lookup_role
 from langgpt.sections import humanize, title_for
 from langgpt.types import ValueTypeError, VarValue, check_value, coerce_cli, literal_value, to_text
@@ -27,26 +27,22 @@ MAX_DEPTH = 64
 # ----------------------------------------------------------------------------- rendered structures
 
 
-@dataclass
-class RItem:
+class RItem(Record):
     depth: int
     numbered: bool
     text: str
 
 
-@dataclass
-class RField:
+class RField(Record):
     key: str
     text: str
 
 
-@dataclass
-class RPara:
+class RPara(Record):
     text: str
 
 
-@dataclass
-class RSub:
+class RSub(Record):
     title: str
     body: list[REntry] | str
 
@@ -54,32 +50,28 @@ class RSub:
 REntry = RItem | RField | RPara | RSub
 
 
-@dataclass
-class RSection:
+class RSection(Record):
     key: str
     canonical: str | None
     title: str
     body: list[REntry] | str
 
 
-@dataclass
-class RenderedRole:
+class RenderedRole(Record):
     name: str
     title: str
     sections: list[RSection]
 
 
-@dataclass
-class Message:
+class Message(Record):
     role: str
     content: str
 
 
-@dataclass
-class RenderedTemplate:
+class RenderedTemplate(Record):
     name: str
     text: str | None  # a text template
-    messages: list[Message] = field(default_factory=list)  # a chat template
+    messages: tuple[Message, ...] = ()  # a chat template
 
 
 # ----------------------------------------------------------------------------- context
@@ -507,7 +499,7 @@ class TemplateRenderer(Renderer):
                 found = lookup(module, value.name)
                 if found is not None and isinstance(found.decl, ast.Examples):
                     messages.extend(self.shot_messages(found.module, found.decl))
-        return RenderedTemplate(template.name, None, self.fill_messages(messages))
+        return RenderedTemplate(template.name, None, tuple(self.fill_messages(messages)))
 
     def role_text(self, module: Module, ref: ast.RoleRef) -> str:
         from langgpt.targets.text import role_markdown

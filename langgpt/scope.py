@@ -7,10 +7,10 @@ imported files are reached through their alias (``tone.Analyst``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from langgpt import ast
 from langgpt.loader import Module
+from langgpt.records import Record
 
 Declared = ast.VarDecl | ast.Role | ast.Template | ast.Examples | ast.ConfigBlock
 
@@ -18,8 +18,7 @@ Declared = ast.VarDecl | ast.Role | ast.Template | ast.Examples | ast.ConfigBloc
 ANSWER = "answer"
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(Record):
     module: Module
     decl: Declared
 

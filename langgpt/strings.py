@@ -39,7 +39,7 @@ ConditionParser = Callable[[str, Span], Condition]
 _NAME = r"[^\W\d]\w*"
 _DOTTED = re.compile(rf"{_NAME}(?:\.{_NAME})*\Z")
 _FOR = re.compile(rf"for\s+({_NAME})\s+in\s+({_NAME}(?:\.{_NAME})*)\s*\Z")
-_REF = re.compile(r"<([A-Z\u00c0-\U0010ffff][^<>\n{}]{0,60})>")
+_REF = re.compile(r"<([^<>\n{}\s][^<>\n{}]{0,60})>")
 _ESCAPES = {"\\": "\\", '"': '"', "{": "{", "}": "}", "<": "<", ">": ">", "n": "\n", "t": "\t"}
 
 
@@ -76,11 +76,11 @@ def decode(
     span = Span(file=file, line=line, col=col, end_line=end_line, end_col=end_col)
     if verbatim:
         text = "\n".join(ln.text for ln in lines)
-        segments: tuple[Segment, ...] = (TextSeg.model_construct(span=span, text=text),) if text else ()
+        segments: tuple[Segment, ...] = (TextSeg(span=span, text=text),) if text else ()
     else:
         pieces = _scan(lines, file, parse_condition)
         segments = _nest(pieces, span)
-    return Text.model_construct(span=span, segments=segments, literal=raw, verbatim=verbatim)
+    return Text(span=span, segments=segments, literal=raw, verbatim=verbatim)
 
 
 def plain_value(token_type: str, raw: str) -> str:
@@ -173,7 +173,7 @@ def _scan_line(ln: _Line, file: str, parse_condition: ConditionParser) -> list[_
             flush(i)
             i = _scan_tag(text, i, span, out, parse_condition)
             start = i
-        elif ch == "<" and (m := _REF.match(text, i)):
+        elif ch == "<" and _starts_reference(nxt) and (m := _REF.match(text, i)):
             flush(i)
             out.append(_Piece("ref", m.group(1).strip(), span(i, m.end())))
             i = start = m.end()
@@ -184,6 +184,11 @@ def _scan_line(ln: _Line, file: str, parse_condition: ConditionParser) -> list[_
             i += 1
     flush(len(text))
     return out
+
+
+def _starts_reference(ch: str) -> bool:
+    """`<Rules>` and `<规则>` are references; `<div>` and `< 3` are text."""
+    return ("A" <= ch <= "Z") or (ch >= "\u00c0" and ch.isalpha())
 
 
 def _scan_tag(
@@ -280,18 +285,16 @@ def _nest(pieces: list[_Piece], whole: Span) -> tuple[Segment, ...]:
 
 def _segment(p: _Piece, block: Callable[[tuple[str, ...]], tuple[list[Segment], _Piece | None]]) -> Segment:
     if p.kind == "text":
-        return TextSeg.model_construct(span=p.span, text=p.value)
+        return TextSeg(span=p.span, text=p.value)
     if p.kind == "interp":
-        return InterpSeg.model_construct(span=p.span, name=p.value)
+        return InterpSeg(span=p.span, name=p.value)
     if p.kind == "ref":
-        return RefSeg.model_construct(span=p.span, name=p.value)
+        return RefSeg(span=p.span, name=p.value)
     if p.kind == "for":
         body, closer = block(("end",))
         if closer is None:
             raise _error("E002", "`{for}` is never closed", p.span, "`{end}` closing the loop")
-        return ForSeg.model_construct(
-            span=_join(p.span, closer.span), var=str(p.extra), iterable=p.value, body=tuple(body)
-        )
+        return ForSeg(span=_join(p.span, closer.span), var=str(p.extra), iterable=p.value, body=tuple(body))
     return _if_segment(p, block)
 
 
@@ -302,11 +305,11 @@ def _if_segment(p: _Piece, block: Callable[[tuple[str, ...]], tuple[list[Segment
     while True:
         closers = ("elif", "else", "end") if condition is not None else ("end",)
         body, closer = block(closers)
-        branches.append(SegBranch.model_construct(span=opener.span, condition=condition, body=tuple(body)))
+        branches.append(SegBranch(span=opener.span, condition=condition, body=tuple(body)))
         if closer is None:
             raise _error("E002", "`{if}` is never closed", p.span, "`{end}` closing the condition")
         if closer.kind == "end":
-            return IfSeg.model_construct(span=_join(p.span, closer.span), branches=tuple(branches))
+            return IfSeg(span=_join(p.span, closer.span), branches=tuple(branches))
         opener = closer
         condition = closer.extra if closer.kind == "elif" else None  # type: ignore[assignment]
 

@@ -1,0 +1,38 @@
+"""Shared fixtures.
+
+Spans and golden output use paths relative to the working directory, so every test runs with the
+repository root as cwd (an autouse, session-wide chdir) and refers to files as ``prompts/...``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO_ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cwd_is_repo_root() -> Iterator[None]:
+    """Run every test from the repository root (relative paths in spans and goldens depend on it)."""
+    previous = Path.cwd()
+    os.chdir(REPO_ROOT)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture
+def in_repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Explicit per-test chdir to the repository root (for tests that change cwd themselves)."""
+    monkeypatch.chdir(REPO_ROOT)
+    return REPO_ROOT
