@@ -79,7 +79,7 @@ def _build_scanner(self: BasicLexer) -> _Scanner:
             m = regex.match(value)
             if word.priority == term.priority and m is not None and m.group(0) == value:
                 words[value] = word.name
-                if word.pattern.flags <= term.pattern.flags:
+                if set(word.pattern.flags) <= set(term.pattern.flags):
                     embedded.add(word.name)
         if words:
             callbacks[term.name] = _Keywords(words)

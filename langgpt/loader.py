@@ -24,6 +24,7 @@ class Module:
         self.document = document
         self.path = path
         self.imports: dict[str, Module] = imports if imports is not None else {}
+        self.names: dict[str, object] | None = None  # name table, filled by langgpt.scope on first use
 
     @property
     def name(self) -> str:

@@ -1,7 +1,7 @@
 """Source text -> typed AST.
 
 The grammar (``grammar/lgpt.lark``, shipped as ``langgpt/grammar/lgpt.lark``) is parsed with Lark's
-LALR parser and contextual lexer. A Lark ``Transformer`` turns the parse tree into the frozen nodes of
+LALR parser and contextual lexer. ``_ToAst`` turns the parse tree into the frozen nodes of
 ``langgpt.ast``; syntax errors become diagnostics with what was expected and a hint.
 """
 
@@ -11,8 +11,8 @@ import threading
 from importlib import resources
 from typing import Any, cast
 
-from lark import Lark, Token, Transformer, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from langgpt import ast
 from langgpt.ast import Span
@@ -61,7 +61,7 @@ def build_parser(grammar: str, with_callbacks: bool = True) -> Lark:
         grammar,
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
+        propagate_positions=False,
         maybe_placeholders=True,
         start=["start", "condition"],
         lexer_callbacks={"COMMENT": _collect_comment} if with_callbacks else {},
@@ -79,12 +79,7 @@ def parse(text: str, path: str = "<string>") -> ast.Document:
         raise DiagnosticError([_syntax_diagnostic(exc, text, path)]) from None
     finally:
         _local.comments = None
-    try:
-        doc: ast.Document = _ToAst(path, text).transform(tree)
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, DiagnosticError):
-            raise exc.orig_exc from None
-        raise
+    doc: ast.Document = _ToAst(path, text).transform(tree)
     return doc.model_copy(update={"comments": tuple(_comment(path, c) for c in comments)})
 
 
@@ -275,37 +270,57 @@ def _hint_for_char(ch: str) -> str | None:
 # ----------------------------------------------------------------------------- parse tree -> AST
 
 
+def _edge_token(tree: Tree[Token], index: int) -> Token | None:
+    """The first (index 0) or last (index -1) token under ``tree``."""
+    children = tree.children if index == 0 else list(reversed(tree.children))
+    for child in children:
+        if isinstance(child, Token):
+            return child
+        if isinstance(child, Tree):
+            found = _edge_token(child, index)
+            if found is not None:
+                return found
+    return None
+
+
 def _is_text(tok: Any) -> bool:
     return isinstance(tok, Token) and tok.type in TEXT_TOKENS
 
 
-class _ToAst(Transformer[Token, Any]):
-    """Builds AST nodes. Spans come from tokens and from the ``meta`` Lark propagates."""
+class _ToAst:
+    """Builds AST nodes bottom-up from the parse tree. Lark is run without position propagation
+    (it cost a third of parsing), so a subtree's span runs from its first token to its last."""
 
     def __init__(self, path: str, text: str, offset: tuple[int, int] = (0, 0)) -> None:
-        super().__init__(visit_tokens=False)
         self.path = path
         self.text = text
         self.offset = offset
+        self._cursor: Token | None = None  # the last token converted: the place of token-less subtrees
+
+    def transform(self, tree: Tree[Token]) -> Any:
+        children = []
+        for child in tree.children:
+            if type(child) is Tree:
+                children.append(self.transform(child))
+            else:
+                if child is not None:
+                    self._cursor = child  # type: ignore[assignment]
+                children.append(child)
+        return _RULES[tree.data](self, tree, *children)
 
     # -- helpers
     def _span(self, tree_or_tok: Any) -> Span:
         if isinstance(tree_or_tok, Token):
             return _token_span(self.path, tree_or_tok, self.offset)
-        m = tree_or_tok.meta
-        tok = Token("X", "", line=m.line, column=m.column, end_line=m.end_line, end_column=m.end_column)
+        first, last = _edge_token(tree_or_tok, 0), _edge_token(tree_or_tok, -1)
+        if first is None or last is None:
+            first = last = self._cursor or Token("X", "", line=1, column=1, end_line=1, end_column=1)
+        tok = Token("X", "", line=first.line, column=first.column, end_line=last.end_line, end_column=last.end_column)
         return _token_span(self.path, tok, self.offset)
 
     def _text(self, tok: Token) -> ast.Text:
         span = _token_span(self.path, tok, self.offset)
         return decode(tok.type, str(tok), self.path, span.line, span.col, parse_condition)
-
-    # Lark calls rule methods with the children; we need meta too, so every rule is written against
-    # the Tree itself via _call_userfunc below.
-    def _call_userfunc(self, tree: Tree[Token], new_children: Any = None) -> Any:
-        children = new_children if new_children is not None else tree.children
-        method = getattr(self, "rule_" + str(tree.data))
-        return method(tree, *children)
 
     # -- document
     def rule_start(self, tree: Tree[Token], *children: Any) -> ast.Document:
@@ -539,11 +554,11 @@ class _ToAst(Transformer[Token, Any]):
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
         return ast.NumValue(span=self._span(tok), value=value, text=text)
 
-    def rule_true_value(self, tree: Tree[Token]) -> ast.BoolValue:
-        return ast.BoolValue(span=self._span(tree), value=True)
+    def rule_true_value(self, tree: Tree[Token], tok: Token) -> ast.BoolValue:
+        return ast.BoolValue(span=self._span(tok), value=True)
 
-    def rule_false_value(self, tree: Tree[Token]) -> ast.BoolValue:
-        return ast.BoolValue(span=self._span(tree), value=False)
+    def rule_false_value(self, tree: Tree[Token], tok: Token) -> ast.BoolValue:
+        return ast.BoolValue(span=self._span(tok), value=False)
 
     def rule_name_value(self, tree: Tree[Token], name: ast.NameRef) -> ast.NameRef:
         return name
@@ -566,3 +581,6 @@ class _ToAst(Transformer[Token, Any]):
 
     def rule_comparison(self, tree: Tree[Token], left: Any, op: Token, right: Any) -> ast.Compare:
         return ast.Compare(span=self._span(tree), op=cast(ast.CompareOp, str(op)), left=left, right=right)
+
+
+_RULES = {name[len("rule_") :]: func for name, func in vars(_ToAst).items() if name.startswith("rule_")}

@@ -30,6 +30,7 @@ class _Record:
     class attributes give defaults. Instances are immutable and compared and hashed by value."""
 
     _fields: ClassVar[tuple[str, ...]] = ()
+    _field_set: ClassVar[frozenset[str]] = frozenset()
     _defaults: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -45,27 +46,33 @@ class _Record:
                 if name in klass.__dict__:
                     defaults[name] = klass.__dict__[name]
         cls._fields = tuple(fields)
+        cls._field_set = frozenset(fields)
         cls._defaults = defaults
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields = self._fields
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__name__}() takes at most {len(fields)} arguments")
-        setter = object.__setattr__
-        for name, value in zip(fields, args, strict=False):
-            if name in kwargs:
+        if args:
+            kwargs = self._positional(args, kwargs)
+        if kwargs.keys() == self._field_set:  # the common case, kept fast: every field given
+            self.__dict__.update(kwargs)
+            return
+        unknown = kwargs.keys() - self._field_set
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unknown fields {sorted(unknown)}")
+        missing = [name for name in self._fields if name not in kwargs and name not in self._defaults]
+        if missing:
+            raise TypeError(f"{type(self).__name__}() missing fields {missing}")
+        self.__dict__.update(self._defaults)
+        self.__dict__.update(kwargs)
+
+    def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if len(args) > len(self._fields):
+            raise TypeError(f"{type(self).__name__}() takes at most {len(self._fields)} arguments")
+        merged = dict(zip(self._fields, args, strict=False))
+        for name in kwargs:
+            if name in merged:
                 raise TypeError(f"{type(self).__name__}() got two values for `{name}`")
-            setter(self, name, value)
-        for name in fields[len(args) :]:
-            if name in kwargs:
-                setter(self, name, kwargs[name])
-            elif name in self._defaults:
-                setter(self, name, self._defaults[name])
-            else:
-                raise TypeError(f"{type(self).__name__}() missing field `{name}`")
-        if len(args) + len(kwargs) > len(fields) or any(k not in fields for k in kwargs):
-            unknown = sorted(set(kwargs) - set(fields))
-            raise TypeError(f"{type(self).__name__}() got unknown fields {unknown}")
+        merged.update(kwargs)
+        return merged
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise FrozenInstanceError(f"cannot assign to field `{name}`: {type(self).__name__} is immutable")

@@ -24,7 +24,14 @@ class Resolved(Record):
 
 
 def declarations(module: Module) -> dict[str, Declared]:
-    """First declaration of each name (duplicates are reported by the declarations check)."""
+    """First declaration of each name (duplicates are reported by the declarations check). Built once
+    per module: lookups happen for every interpolation, so rebuilding made checks quadratic."""
+    if module.names is None:
+        module.names = _declarations(module)  # type: ignore[assignment]
+    return module.names  # type: ignore[return-value]
+
+
+def _declarations(module: Module) -> dict[str, Declared]:
     out: dict[str, Declared] = {}
     for decl in module.document.decls:
         if isinstance(decl, ast.Import):

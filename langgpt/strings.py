@@ -40,6 +40,7 @@ _NAME = r"[^\W\d]\w*"
 _DOTTED = re.compile(rf"{_NAME}(?:\.{_NAME})*\Z")
 _FOR = re.compile(rf"for\s+({_NAME})\s+in\s+({_NAME}(?:\.{_NAME})*)\s*\Z")
 _REF = re.compile(r"<([^<>\n{}\s][^<>\n{}]{0,60})>")
+_SPECIAL = re.compile(r"[\\{<]")
 _ESCAPES = {"\\": "\\", '"': '"', "{": "{", "}": "}", "<": "<", ">": ">", "n": "\n", "t": "\t"}
 
 
@@ -149,7 +150,7 @@ def _scan(lines: list[_Line], file: str, parse_condition: ConditionParser) -> li
 
 
 def _scan_line(ln: _Line, file: str, parse_condition: ConditionParser) -> list[_Piece]:
-    text, start, i = ln.text, 0, 0
+    text, start, i, end = ln.text, 0, 0, len(ln.text)
     out: list[_Piece] = []
     buf: list[str] = []
 
@@ -161,15 +162,23 @@ def _scan_line(ln: _Line, file: str, parse_condition: ConditionParser) -> list[_
             out.append(_Piece("text", "".join(buf), span(start, upto)))
             buf.clear()
 
-    while i < len(text):
+    while i < end:
+        special = _SPECIAL.search(text, i)
+        stop = special.start() if special else end
+        if stop > i:  # a run of plain text, taken whole
+            if not buf:
+                start = i
+            buf.append(text[i:stop])
+            i = stop
+            continue
         ch = text[i]
-        nxt = text[i + 1] if i + 1 < len(text) else ""
+        nxt = text[i + 1] if i + 1 < end else ""
         if ch == "\\" and nxt:
             if not buf:
                 start = i
             buf.append(_ESCAPES.get(nxt, ch + nxt))
             i += 2
-        elif ch == "{" and (nxt.isalpha() or nxt in "_#"):
+        elif ch == "{" and nxt and (nxt.isalpha() or nxt in "_#"):
             flush(i)
             i = _scan_tag(text, i, span, out, parse_condition)
             start = i
@@ -182,7 +191,7 @@ def _scan_line(ln: _Line, file: str, parse_condition: ConditionParser) -> list[_
                 start = i
             buf.append(ch)
             i += 1
-    flush(len(text))
+    flush(end)
     return out
 
 
