@@ -328,10 +328,10 @@ class Examples(Node):
 
 
 class RoleRef(Node):
-    """``system: role Analyst`` (or bare ``role`` for the file's first role)."""
+    """``system: role Analyst``: the compiled text of a role."""
 
     kind: Literal["role_ref"] = "role_ref"
-    name: str | None
+    name: str
 
 
 class TemplateMember(Node):

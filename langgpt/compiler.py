@@ -21,7 +21,7 @@ from langgpt.loader import load as _load
 from langgpt.records import Record
 from langgpt.render import Context, RenderedRole, RenderedTemplate, TemplateRenderer
 from langgpt.scope import lookup
-from langgpt.types import VarValue
+from langgpt.types import VarValue, value_problem
 
 TEXT_TARGETS = ("text", "messages", "ast")
 
@@ -66,6 +66,21 @@ def compile(
     if any(d.is_error for d in diagnostics):
         raise DiagnosticError(diagnostics)
     warnings = tuple(diagnostics)
+    try:
+        return _compile_checked(program, target, variables, entry, answer, cli_values, warnings)
+    except DiagnosticError as exc:  # keep the warnings: a failing run still reports them
+        raise DiagnosticError([*exc.diagnostics, *warnings]) from None
+
+
+def _compile_checked(
+    program: Program,
+    target: str,
+    variables: dict[str, VarValue] | None,
+    entry: str | None,
+    answer: str | None,
+    cli_values: frozenset[str],
+    warnings: tuple[Diagnostic, ...],
+) -> CompileResult:
     if target == "ast":
         from langgpt.targets.ast_json import compile_document
 
@@ -86,7 +101,7 @@ def render(
 ) -> RenderedRole | RenderedTemplate:
     """Evaluate the entry against variable values (no checks run here; ``compile`` runs them)."""
     values = dict(variables or {})
-    _reject_unknown_values(program, values)
+    _check_values(program, values, cli_values)
     decl = select_entry(program, entry)
     ctx = Context(program, values, from_cli=cli_values, answer=answer)
     renderer = TemplateRenderer(ctx)
@@ -130,27 +145,38 @@ def select_entry(program: Program, entry: str | None) -> ast.Role | ast.Template
     raise UsageError(f"no role or template named `{entry}` in {doc.path} ({hint})")
 
 
-def _reject_unknown_values(program: Program, values: dict[str, Any]) -> None:
-    declared = {v.name for m in program.modules for v in m.document.variables()}
-    unknown = sorted(set(values) - declared)
-    if unknown:
-        problems = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, sorted(declared), n=1)
-            hint = (
-                f"did you mean `{close[0]}`?"
-                if close
-                else f"declared variables: {', '.join(sorted(declared)) or 'none'}"
+def _check_values(program: Program, values: dict[str, Any], cli_values: frozenset[str]) -> None:
+    """Every given value must name a declared variable and fit its type, used or not."""
+    declared: dict[str, list[ast.VarDecl]] = {}
+    for module in program.modules:
+        for var in module.document.variables():
+            declared.setdefault(var.name, []).append(var)
+    problems = []
+    for name in sorted(set(values) - set(declared)):
+        close = difflib.get_close_matches(name, sorted(declared), n=1)
+        hint = (
+            f"did you mean `{close[0]}`?" if close else f"declared variables: {', '.join(sorted(declared)) or 'none'}"
+        )
+        problems.append(
+            Diagnostic(
+                "E118", f"value given for undeclared variable `{name}`", None, "a variable declared with `var`", hint
             )
-            problems.append(
-                Diagnostic(
-                    "E118",
-                    f"value given for undeclared variable `{name}`",
-                    None,
-                    "a variable declared with `var`",
-                    hint,
+        )
+    for name, decls in declared.items():
+        if name not in values:
+            continue
+        for var in decls:
+            problem = value_problem(values[name], var.type, from_cli=name in cli_values)
+            if problem:
+                problems.append(
+                    Diagnostic(
+                        "E111",
+                        f"value given for `{name}` does not match its type {var.type.describe()}",
+                        var.span,
+                        problem,
+                    )
                 )
-            )
+    if problems:
         raise DiagnosticError(problems)
 
 

@@ -37,6 +37,7 @@ CODES: dict[str, str] = {
     "E116": "nothing to compile",
     "E117": "invalid loop or condition, or output over the size limit",
     "E118": "value given for an undeclared variable",
+    "E119": "example set has both inline records and a `from` file",
     "W201": "unused variable",
     "W202": "section name looks like a misspelling of a known section",
     "W203": "append (+=) to a section the base role does not have",

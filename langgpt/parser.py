@@ -144,6 +144,9 @@ _TOKEN_WORDS = {
     "RAW_LONG_STRING": "a string",
     "LINE_TEXT": "text",
     "ITEM_MARK": "a list item (`- text` or `1. text`)",
+    "FIELD_COLON": "`:`",
+    "TRUE": "`true`",
+    "FALSE": "`false`",
     "MODE": "`+=`",
     "COMPARE": "a comparison",
     "$END": "end of file",
@@ -398,9 +401,10 @@ class _ToAst:
     def rule_block(self, tree: Tree[Token], *entries: Any) -> ast.Block:
         return ast.Block(span=self._span(tree), entries=self._with_depths(entries))
 
-    def _with_depths(self, entries: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Item depth comes from indentation: each deeper column opens a nested level."""
-        columns: list[int] = []
+    def _with_depths(self, entries: tuple[Any, ...], columns: list[int] | None = None) -> tuple[Any, ...]:
+        """Item depth comes from indentation: each deeper column opens a nested level. Items inside
+        `if`/`for` blocks continue the enclosing list, so they can nest under the item before."""
+        columns = [] if columns is None else columns
         out = []
         for entry in entries:
             if isinstance(entry, ast.Item):
@@ -410,6 +414,13 @@ class _ToAst:
                 if not columns or col > columns[-1]:
                     columns.append(col)
                 entry = entry.model_copy(update={"depth": len(columns) - 1})
+            elif isinstance(entry, ast.EntryIf):
+                branches = tuple(
+                    b.model_copy(update={"body": self._with_depths(b.body, list(columns))}) for b in entry.branches
+                )
+                entry = entry.model_copy(update={"branches": branches})
+            elif isinstance(entry, ast.EntryFor):
+                entry = entry.model_copy(update={"body": self._with_depths(entry.body, list(columns))})
             else:
                 columns.clear()
             out.append(entry)
@@ -456,18 +467,16 @@ class _ToAst:
 
     def rule_entry_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.EntryIf:
         branches = self._branches(tree, ast.EntryBranch, condition, rest, ())
-        first = branches[0]
-        branches = (first.model_copy(update={"body": self._with_depths(first.body)}), *branches[1:])
         return ast.EntryIf(span=self._span(tree), branches=branches)
 
     def rule_entry_elif(self, tree: Tree[Token], condition: ast.Condition, *body: Any) -> ast.EntryBranch:
-        return ast.EntryBranch(span=self._span(tree), condition=condition, body=self._with_depths(body))
+        return ast.EntryBranch(span=self._span(tree), condition=condition, body=body)
 
     def rule_entry_else(self, tree: Tree[Token], *body: Any) -> ast.EntryBranch:
-        return ast.EntryBranch(span=self._span(tree), condition=None, body=self._with_depths(body))
+        return ast.EntryBranch(span=self._span(tree), condition=None, body=body)
 
     def rule_entry_for(self, tree: Tree[Token], var: Token, iterable: ast.NameRef, *body: Any) -> ast.EntryFor:
-        return ast.EntryFor(span=self._span(tree), var=str(var), iterable=iterable.name, body=self._with_depths(body))
+        return ast.EntryFor(span=self._span(tree), var=str(var), iterable=iterable.name, body=body)
 
     # -- examples
     def rule_examples(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Examples:
@@ -515,8 +524,8 @@ class _ToAst:
             value = self._text(value)
         return ast.TemplateMember(span=self._span(key), key=str(key), value=value)
 
-    def rule_role_ref(self, tree: Tree[Token], name: ast.NameRef | None = None) -> ast.RoleRef:
-        return ast.RoleRef(span=self._span(tree), name=name.name if name else None)
+    def rule_role_ref(self, tree: Tree[Token], name: ast.NameRef) -> ast.RoleRef:
+        return ast.RoleRef(span=self._span(tree), name=name.name)
 
     # -- config blocks
     def rule_config_block(self, tree: Tree[Token], kind: str, *rest: Any) -> ast.ConfigBlock:

@@ -16,7 +16,7 @@ from langgpt.errors import Diagnostic, DiagnosticError
 from langgpt.loader import Module, Program, display_path
 from langgpt.records import Record
 from langgpt.scope import ANSWER, lookup, lookup_role
-from langgpt.sections import humanize, title_for
+from langgpt.sections import humanize, section_key, title_for
 from langgpt.types import ValueTypeError, VarValue, check_value, coerce_cli, literal_value, to_text
 
 ANSWER_MARKER = "[ANSWER]"
@@ -299,9 +299,11 @@ class Renderer:
                     RSection(s.key, s.canonical, s.title, list(s.body) if isinstance(s.body, list) else s.body)
                     for s in base.sections
                 ]
+        own: set[str] = set()
         for section, env in self.expand_members(module, role.members, {}):
             rendered = self.section(module, section, env)
-            _merge(sections, rendered, section.append)
+            _merge(sections, rendered, section.append, own)
+            own.add(rendered.key)
         return RenderedRole(role.name, title, sections)
 
     def expand_members(
@@ -322,7 +324,7 @@ class Renderer:
         return out
 
     def section(self, module: Module, section: ast.Section, env: Env) -> RSection:
-        key = section.canonical or _norm(section.name)
+        key = section_key(section.name, section.canonical)
         title = title_for(section.name, section.canonical, section.title)
         body: list[REntry] | str
         if isinstance(section.body, ast.Text):
@@ -338,14 +340,14 @@ class Renderer:
         out: list[REntry] = []
         for entry in entries:
             if isinstance(entry, ast.Item):
-                is_numbered = numbered or entry.marker[:1].isdigit()
+                is_numbered = (numbered and entry.depth == 0) or entry.marker[:1].isdigit()
                 out.append(RItem(entry.depth + depth, is_numbered, self.text(module, entry.text, env)))
             elif isinstance(entry, ast.FieldEntry):
                 out.append(RField(_field_title(entry.key), self.text(module, entry.value, env)))
             elif isinstance(entry, ast.Paragraph):
                 out.append(RPara(self.text(module, entry.text, env)))
             elif isinstance(entry, ast.Subsection):
-                title = entry.title or entry.name
+                title = entry.title or _field_title(entry.name)
                 if isinstance(entry.body, ast.Text):
                     out.append(RSub(title, self.text(module, entry.body, env)))
                 else:
@@ -425,21 +427,24 @@ def _attribute(value: Any, rest: str, name: str, span: ast.Span, ctx: Context) -
     return value
 
 
-def _norm(name: str) -> str:
-    return name.lower().replace(" ", "").replace("_", "").replace("-", "")
-
-
 def _field_title(key: str) -> str:
     return humanize(key) if key.isascii() and key == key.lower() else key
 
 
-def _merge(sections: list[RSection], new: RSection, append: bool) -> None:
+def _as_entries(body: list[REntry] | str) -> list[REntry]:
+    if isinstance(body, str):
+        return [RPara(body)] if body else []
+    return list(body)
+
+
+def _merge(sections: list[RSection], new: RSection, append: bool, own: set[str]) -> None:
     """Inheritance: replace the section with the same key, append to it with ``+=``, or add it
-    (before a trailing Initialization, which by LangGPT convention comes last)."""
+    (before a trailing Initialization, which by LangGPT convention comes last). A key this role
+    already produced itself (a section inside a role-level loop) is appended to, never replaced."""
     for i, old in enumerate(sections):
         if old.key != new.key:
             continue
-        if append:
+        if append or new.key in own:
             sections[i] = RSection(old.key, old.canonical, old.title, _append_body(old.body, new.body))
         else:
             sections[i] = new
@@ -451,12 +456,12 @@ def _merge(sections: list[RSection], new: RSection, append: bool) -> None:
 
 
 def _append_body(old: list[REntry] | str, new: list[REntry] | str) -> list[REntry] | str:
-    if isinstance(old, str) or isinstance(new, str):
-        left = old if isinstance(old, str) else ""
-        right = new if isinstance(new, str) else ""
-        return (left + "\n\n" + right).strip("\n") if left and right else left or right
-    merged = list(old)
-    for entry in new:
+    """``+=``: prose after prose joins with a blank line; otherwise both become entry lists (prose as
+    a paragraph) so nothing is lost; profile-style fields replace a field with the same key."""
+    if isinstance(old, str) and isinstance(new, str):
+        return (old + "\n\n" + new).strip("\n") if old and new else old or new
+    merged = _as_entries(old)
+    for entry in _as_entries(new):
         if isinstance(entry, RField):
             index = next(
                 (i for i, e in enumerate(merged) if isinstance(e, RField) and e.key.lower() == entry.key.lower()), None

@@ -94,6 +94,12 @@ def _key(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "").replace(" ", "")
 
 
+def section_key(name: str, canonical_name: str | None) -> str:
+    """The identity of a section within a role: two sections with one key are the same section
+    (duplicates, overrides and ``+=`` all compare keys)."""
+    return canonical_name or _key(name)
+
+
 def canonical(name: str) -> str | None:
     """The canonical section a name denotes, or None for a custom section."""
     key = _key(name)

@@ -222,7 +222,7 @@ def _scan_tag(
             "`}` closing the tag on the same line",
             'write `\\{` for a literal brace, or use a verbatim string r"..."',
         )
-    inner = text[i + 1 : close]
+    inner = text[i + 1 : close].replace('\\"', '"')  # `{if x == \"a\"}` inside a "..." string
     where = span(i, close + 1)
     word = inner.split(None, 1)[0] if inner.strip() else ""
     rest = inner[len(word) :].strip() if word else ""

@@ -84,6 +84,18 @@ def _label(value: VarValue, labels: tuple[str, ...]) -> str:
     raise ValueTypeError(f"one of {{{choices}}} (or its index 0..{len(labels) - 1}), got {_show(value)}")
 
 
+def value_problem(value: VarValue, t: ast.TypeRef, from_cli: bool) -> str | None:
+    """Why a given value does not fit a type (None when it does)."""
+    try:
+        if from_cli and isinstance(value, str):
+            coerce_cli(value, t)
+        else:
+            check_value(value, t)
+    except ValueTypeError as exc:
+        return str(exc)
+    return None
+
+
 def coerce_cli(raw: str, t: ast.TypeRef) -> VarValue:
     """Turn a ``--var name=value`` string into a typed value."""
     name = t.name

@@ -6,7 +6,7 @@ from __future__ import annotations
 from langgpt import ast
 from langgpt.errors import Diagnostic
 from langgpt.loader import Program
-from langgpt.sections import TITLES, misspelling_of
+from langgpt.sections import TITLES, misspelling_of, section_key
 from langgpt.types import ValueTypeError, check_value, literal_value, type_problem
 
 TEMPLATE_KEYS = {"system", "user", "assistant", "shots", "text", "answer"}
@@ -78,7 +78,7 @@ def _variable(var: ast.VarDecl) -> list[Diagnostic]:
 
 
 def _section_key(section: ast.Section) -> str:
-    return section.canonical or section.name.lower()
+    return section_key(section.name, section.canonical)
 
 
 def _role(role: ast.Role) -> list[Diagnostic]:

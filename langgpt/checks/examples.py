@@ -34,6 +34,16 @@ def check(program: Program) -> list[Diagnostic]:
                                 f"the format uses {{{name}}} at line {span.line}",
                             )
                         )
+            if examples.records and examples.source is not None:
+                out.append(
+                    Diagnostic(
+                        "E119",
+                        f"example set `{examples.name}` has inline records and a `from` file",
+                        examples.records[0].span,
+                        'either inline records or `from "file"`',
+                        "move the records into the data file, or declare a second example set",
+                    )
+                )
             if not examples.records and examples.source is None:
                 out.append(
                     Diagnostic(

@@ -11,10 +11,11 @@ import difflib
 from collections.abc import Iterable
 
 from langgpt import ast
-from langgpt.checks.walk import texts_of_entry
+from langgpt.checks.walk import role_sections, texts_of_entry
 from langgpt.errors import Diagnostic
 from langgpt.loader import Module, Program
 from langgpt.scope import ANSWER, condition_names, declarations, lookup, lookup_role, names_in_module
+from langgpt.sections import section_key
 
 
 def check(program: Program) -> list[Diagnostic]:
@@ -26,7 +27,42 @@ def check(program: Program) -> list[Diagnostic]:
     for module in program.modules:
         out.extend(_unused(module, used))
         out.extend(_inheritance_cycles(module))
+        out.extend(_appends_without_base(module))
     return out
+
+
+def _appends_without_base(module: Module) -> list[Diagnostic]:
+    """W203: `+=` on a section the role does not inherit (it then simply defines the section)."""
+    out = []
+    for role in module.document.roles():
+        inherited = _inherited_keys(module, role, 0)
+        for member in role.members:
+            if (
+                isinstance(member, ast.Section)
+                and member.append
+                and section_key(member.name, member.canonical) not in inherited
+            ):
+                base = f"base role `{role.extends.name}`" if role.extends else "role (it extends nothing)"
+                out.append(
+                    Diagnostic(
+                        "W203",
+                        f"`{member.name} +=` appends to a section the {base} does not have",
+                        member.span,
+                        "a section inherited from the base role",
+                        f"drop the `+=` to define `{member.name}` here",
+                    )
+                )
+    return out
+
+
+def _inherited_keys(module: Module, role: ast.Role, depth: int) -> set[str]:
+    if role.extends is None or depth > 32:
+        return set()
+    parent = lookup_role(module, role.extends.name)
+    if parent is None or not isinstance(parent.decl, ast.Role):
+        return set()
+    keys = {section_key(s.name, s.canonical) for s in role_sections(parent.decl.members)}
+    return keys | _inherited_keys(parent.module, parent.decl, depth + 1)
 
 
 class _Resolver:
@@ -59,6 +95,7 @@ class _Resolver:
             self.used.add((id(found.module), found.decl.name))
             return
         if found is not None and name in extra:
+            self.used.add((id(found.module), found.decl.name or ""))  # an example set or role, used
             return
         candidates = [*local, *extra, *(n for n, d in self.decls.items() if isinstance(d, ast.VarDecl))]
         self.out.append(_undefined(name, span, candidates, "a variable"))
@@ -135,19 +172,11 @@ class _Resolver:
                 self.text(value, frozenset({ANSWER}), extra)
             elif isinstance(value, ast.RoleRef):
                 if lookup_role(self.module, value.name) is None:
-                    what = f"`{value.name}`" if value.name else "a role (this file declares none)"
-                    self.out.append(
-                        _undefined(
-                            value.name or "role",
-                            value.span,
-                            _roles(self.module),
-                            "a role",
-                            code="E108",
-                            message=f"unknown role {what}",
-                        )
-                    )
+                    self.out.append(_undefined(value.name, value.span, _roles(self.module), "a role", code="E108"))
             elif member.key == "shots":
                 found = lookup(self.module, value.name)
+                if found is not None:
+                    self.used.add((id(found.module), found.decl.name or ""))
                 if found is None or not isinstance(found.decl, ast.Examples):
                     sets = [
                         n
@@ -223,6 +252,17 @@ def _undefined(
 
 def _unused(module: Module, used: set[tuple[int, str]]) -> list[Diagnostic]:
     out = []
+    for examples in module.document.example_sets():
+        if (id(module), examples.name) not in used:
+            out.append(
+                Diagnostic(
+                    "W204",
+                    f"example set `{examples.name}` is never used",
+                    examples.span,
+                    None,
+                    f"use it in a template with `shots: {examples.name}` or {{{examples.name}}}",
+                )
+            )
     for decl in module.document.variables():
         if (id(module), decl.name) not in used:
             out.append(

@@ -17,17 +17,17 @@ from langgpt.sections import TITLES, title_for
 def check(program: Program) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for module in program.modules:
-        all_names: set[str] = {"role"}
+        all_names: dict[str, str] = {"role": "Role"}
         for role in module.document.roles():
             names = referable(module, role)
-            all_names |= set(names)
+            all_names.update(names)
             for text in role_texts(role):
                 out.extend(_check_text(text, names))
         for template in module.document.templates():
             texts = [m.value for m in template.members if isinstance(m.value, ast.Text)]
             texts += [template.text] if template.text else []
             for text in texts:
-                out.extend(_check_text(text, dict.fromkeys(all_names, "")))
+                out.extend(_check_text(text, all_names))
     return out
 
 

@@ -62,22 +62,27 @@ def _body(body: Sequence[REntry] | str, level: int) -> str:
 
 
 def _list_line(entry: RItem | RField, counters: dict[int, int]) -> str:
+    """One list line. ``counters`` holds, per depth, the running number of a numbered list; the
+    entry at key ``-1 - depth`` remembers the marker width there, because CommonMark nests an item
+    only when it is indented to the text of its parent (3 spaces under ``1. ``, 2 under ``- ``)."""
     if isinstance(entry, RField):
         counters.clear()
-        return _hanging("- ", f"{entry.key}: {entry.text}", 0)
-    for deeper in [d for d in counters if d > entry.depth]:
+        return _hanging("- ", f"{entry.key}: {entry.text}", "")
+    for deeper in [d for d in counters if d > entry.depth or d < -1 - entry.depth]:
         del counters[deeper]
     if entry.numbered:
         counters[entry.depth] = counters.get(entry.depth, 0) + 1
         marker = f"{counters[entry.depth]}. "
     else:
+        counters.pop(entry.depth, None)
         marker = "- "
-    return _hanging(marker, entry.text, entry.depth)
+    counters[-1 - entry.depth] = len(marker)
+    indent = " " * sum(counters.get(-1 - d, 2) for d in range(entry.depth))
+    return _hanging(marker, entry.text, indent)
 
 
-def _hanging(marker: str, text: str, depth: int) -> str:
+def _hanging(marker: str, text: str, indent: str) -> str:
     """A list line whose continuation lines align under its text (valid Markdown for multi-line items)."""
-    indent = "  " * depth
     pad = " " * (len(indent) + len(marker))
     first, *rest = text.split("\n")
     return "\n".join([indent + marker + first, *[(pad + line) if line else "" for line in rest]])
@@ -90,9 +95,9 @@ def _commands(body: list[REntry] | str) -> str:
     prefix = [e for e in body if isinstance(e, RField) and e.key.lower() == "prefix"]
     commands = [e for e in body if isinstance(e, RField) and e.key.lower() != "prefix"]
     others = [e for e in body if not isinstance(e, RField)]
-    lines = [_hanging("- ", f"Prefix: {p.text}", 0) for p in prefix]
+    lines = [_hanging("- ", f"Prefix: {p.text}", "") for p in prefix]
     if commands:
         lines.append("- Commands:")
-        lines.extend(_hanging("- ", f"{c.key}: {c.text}", 1) for c in commands)
+        lines.extend(_hanging("- ", f"{c.key}: {c.text}", "  ") for c in commands)
     rest = _body(others, 3)
     return "\n".join(lines) + (("\n\n" + rest) if rest else "")
