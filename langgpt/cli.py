@@ -226,6 +226,68 @@ def check_command(
         raise typer.Exit(EXIT_DIAGNOSTICS)
 
 
+@app.command("fmt")
+def fmt_command(
+    paths: Annotated[list[Path], typer.Argument(help=".lgpt files, or folders to search for them.")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; list files that would change and exit 1 if any.")
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Print a unified diff of the changes instead of writing them.")
+    ] = False,
+) -> None:
+    """Rewrite files in the canonical layout (comments kept; compiled output never changes)."""
+    import difflib
+
+    from langgpt.fmt import format_source
+    from langgpt.loader import read_source
+
+    files = _lgpt_files(paths)
+    changed: list[Path] = []
+    problems: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    for file in files:
+        shown = str(file)
+        try:
+            text = read_source(file)
+            sources[shown] = text
+            formatted = format_source(text, shown)
+        except DiagnosticError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        if formatted == text:
+            continue
+        changed.append(file)
+        if diff:
+            lines = difflib.unified_diff(
+                text.splitlines(True), formatted.splitlines(True), shown, f"{shown} (formatted)"
+            )
+            sys.stdout.writelines(lines)
+        elif not check:
+            write_atomic(file, formatted)
+    console = _stderr_console()
+    for file in changed:
+        console.print(f"{'would reformat' if check or diff else 'reformatted'} {file}")
+    if problems:
+        _print_diagnostics(problems, sources)
+    unchanged = len(files) - len(changed) - len({d.span.file for d in problems if d.span})
+    console.print(f"{len(changed)} file(s) {'would be ' if check or diff else ''}reformatted, {unchanged} unchanged")
+    if problems or (check and changed):
+        raise typer.Exit(EXIT_DIAGNOSTICS)
+
+
+def _lgpt_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.lgpt") if p.is_file()))
+        elif path.exists():
+            files.append(path)
+        else:
+            _usage_error(f"no such file or folder: {path}")
+    return files
+
+
 def _sources_of(exc: DiagnosticError) -> dict[str, str]:
     """Read the files a diagnostic points into, so the excerpt can be shown even when loading failed."""
     out: dict[str, str] = {}

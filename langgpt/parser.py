@@ -8,6 +8,7 @@ LALR parser and contextual lexer. ``_ToAst`` turns the parse tree into the froze
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from importlib import resources
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ SUPPORTED_VERSIONS = (1,)
 TEXT_TOKENS = ("STRING", "LONG_STRING", "RAW_STRING", "RAW_LONG_STRING", "LINE_TEXT")
 
 _lock = threading.Lock()
-_local = threading.local()  # per-thread sink for comments seen by the lexer during one parse
+_local = threading.local()  # per-thread sinks for comments and `}` seen by the lexer during one parse
 _parser: Lark | None = None
 
 
@@ -50,7 +51,7 @@ def _load_parser() -> Lark:
     from langgpt import _lexer, _tables
 
     grammar = grammar_text()
-    loaded = _tables.load(grammar, {"COMMENT": _collect_comment})
+    loaded = _tables.load(grammar, _CALLBACKS)
     parser = loaded if loaded is not None else build_parser(grammar)
     _lexer.install(parser)
     return parser
@@ -64,30 +65,41 @@ def build_parser(grammar: str, with_callbacks: bool = True) -> Lark:
         propagate_positions=False,
         maybe_placeholders=True,
         start=["start", "condition"],
-        lexer_callbacks={"COMMENT": _collect_comment} if with_callbacks else {},
+        lexer_callbacks=_CALLBACKS if with_callbacks else {},
     )
 
 
 def parse(text: str, path: str = "<string>") -> ast.Document:
     """Parse one source text. Raises DiagnosticError on syntax errors."""
+    return parse_with_closers(text, path)[0]
+
+
+def parse_with_closers(text: str, path: str = "<string>") -> tuple[ast.Document, list[tuple[int, int]]]:
+    """Parse, also returning the (line, column) of every `}`: the formatter needs them to keep
+    comments inside the block they were written in."""
     parser = get_parser()
     comments: list[Token] = []
-    _local.comments = comments
+    closers: list[Token] = []
+    _local.sinks = {"COMMENT": comments, "RBRACE": closers}
     try:
         tree = parser.parse(text, start="start")
     except UnexpectedInput as exc:
         raise DiagnosticError([_syntax_diagnostic(exc, text, path)]) from None
     finally:
-        _local.comments = None
+        _local.sinks = None
     doc: ast.Document = _ToAst(path, text).transform(tree)
-    return doc.model_copy(update={"comments": tuple(_comment(path, c) for c in comments)})
+    doc = doc.model_copy(update={"comments": tuple(_comment(path, c) for c in comments)})
+    return doc, [(t.line or 0, t.column or 0) for t in closers]
 
 
-def _collect_comment(tok: Token) -> Token:
-    sink = getattr(_local, "comments", None)
-    if sink is not None:
-        sink.append(tok)
+def _collect(tok: Token) -> Token:
+    sinks = getattr(_local, "sinks", None)
+    if sinks is not None:
+        sinks[tok.type].append(tok)
     return tok
+
+
+_CALLBACKS: dict[str, Callable[[Any], Any]] = {"COMMENT": _collect, "RBRACE": _collect}
 
 
 def parse_condition(text: str, span: Span) -> ast.Condition:
@@ -401,14 +413,19 @@ class _ToAst:
     def rule_block(self, tree: Tree[Token], *entries: Any) -> ast.Block:
         return ast.Block(span=self._span(tree), entries=self._with_depths(entries))
 
-    def _with_depths(self, entries: tuple[Any, ...], columns: list[int] | None = None) -> tuple[Any, ...]:
-        """Item depth comes from indentation: each deeper column opens a nested level. Items inside
-        `if`/`for` blocks continue the enclosing list, so they can nest under the item before."""
+    def _with_depths(
+        self, entries: tuple[Any, ...], columns: list[int] | None = None, shift: int = 0
+    ) -> tuple[Any, ...]:
+        """Item depth comes from indentation: each deeper column opens a nested level.
+
+        The body of an `if`/`for` continues the enclosing list as if its first items stood where the
+        `if`/`for` line starts: indenting a block's body is code layout, not nesting. To nest a loop's
+        items under the item before it, indent the `for` line itself under that item."""
         columns = [] if columns is None else columns
         out = []
         for entry in entries:
             if isinstance(entry, ast.Item):
-                col = entry.span.col
+                col = entry.span.col - shift
                 while columns and col < columns[-1]:
                     columns.pop()
                 if not columns or col > columns[-1]:
@@ -416,15 +433,31 @@ class _ToAst:
                 entry = entry.model_copy(update={"depth": len(columns) - 1})
             elif isinstance(entry, ast.EntryIf):
                 branches = tuple(
-                    b.model_copy(update={"body": self._with_depths(b.body, list(columns))}) for b in entry.branches
+                    b.model_copy(
+                        update={
+                            "body": self._with_depths(b.body, list(columns), self._body_shift(entry, b.body, shift))
+                        }
+                    )
+                    for b in entry.branches
                 )
                 entry = entry.model_copy(update={"branches": branches})
             elif isinstance(entry, ast.EntryFor):
-                entry = entry.model_copy(update={"body": self._with_depths(entry.body, list(columns))})
+                body = self._with_depths(entry.body, list(columns), self._body_shift(entry, entry.body, shift))
+                entry = entry.model_copy(update={"body": body})
             else:
                 columns.clear()
             out.append(entry)
         return tuple(out)
+
+    def _body_shift(self, block: ast.Node, body: tuple[Any, ...], shift: int) -> int:
+        """How far a block's body is indented past the line that opens the block (itself seen
+        through the enclosing blocks' shift)."""
+        first = next((e for e in body if isinstance(e, ast.Item)), None)
+        if first is None or not self.text:
+            return 0
+        line = self.text.split("\n", block.span.line)[block.span.line - 1]
+        opener_col = len(line) - len(line.lstrip()) + 1 - shift
+        return int(first.span.col - opener_col)
 
     def rule_item(self, tree: Tree[Token], mark: Token, text: Token) -> ast.Item:
         return ast.Item(span=self._span(mark), marker=str(mark), depth=0, text=self._text(text))

@@ -84,6 +84,14 @@ def decode(
     return Text(span=span, segments=segments, literal=raw, verbatim=verbatim)
 
 
+def decode_lines(literal: str) -> list[str]:
+    """The lines of a triple-quoted literal after dedent, escapes and tags left as written (the
+    formatter re-indents these)."""
+    verbatim = literal.startswith("r")
+    body = literal[(4 if verbatim else 3) : -3]
+    return [ln.text for ln in _dedent(_split_lines(body, 1, 2))]
+
+
 def plain_value(token_type: str, raw: str) -> str:
     """The value of a string used as data (import paths, descriptions): escapes applied, no tags."""
     verbatim = token_type.startswith("RAW")
