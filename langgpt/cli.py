@@ -65,12 +65,13 @@ def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], s
     for diag in sort_diagnostics(diagnostics):
         text = format_diagnostic(diag, sources)
         head, _, rest = text.partition("\n")
-        colour = "red" if diag.is_error else "yellow"
+        colour = {"error": "red", "warning": "yellow"}.get(diag.severity.value, "cyan")
         console.print(f"[bold {colour}]{escape(head)}[/]" + ("\n" + escape(rest) if rest else ""))
         console.print()
     errors = sum(1 for d in diagnostics if d.is_error)
-    warnings = len(diagnostics) - errors
-    console.print(f"[bold]{errors} error(s), {warnings} warning(s)[/]")
+    warnings = sum(1 for d in diagnostics if d.severity.value == "warning")
+    notes = len(diagnostics) - errors - warnings
+    console.print(f"[bold]{errors} error(s), {warnings} warning(s)" + (f", {notes} note(s)" if notes else "") + "[/]")
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -146,7 +147,9 @@ def _require_file(path: Path) -> None:
 @app.command("compile")
 def compile_command(
     file: Annotated[Path, typer.Argument(help="The .lgpt file to compile.")],
-    target: Annotated[str, typer.Option("--target", "-t", help="text | messages | ast")] = "text",
+    target: Annotated[
+        str, typer.Option("--target", "-t", help="text | messages | markdown | json | yaml | ast")
+    ] = "text",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.")
     ] = None,
@@ -224,6 +227,56 @@ def check_command(
         _stderr_console().print(f"[green]ok[/]: {len(files)} file(s), no problems")
     if failed:
         raise typer.Exit(EXIT_DIAGNOSTICS)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A LangGPT Markdown/JSON/YAML prompt, an OpenPrompt template or a PromptSource templates.yaml."
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the .lgpt here (atomically) instead of stdout.")
+    ] = None,
+    source_format: Annotated[
+        str | None,
+        typer.Option("--from", help="markdown | json | yaml | openprompt | promptsource (default: from the file name)"),
+    ] = None,
+) -> None:
+    """Convert a prompt from another format into .lgpt source, reporting what was inferred."""
+    from langgpt.compiler import check, parse
+    from langgpt.importers import detect_format, import_text
+
+    _require_file(file)
+    try:
+        raw = file.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        _usage_error(f"{file} is not valid UTF-8")
+    except OSError as exc:
+        _usage_error(f"cannot read {file}: {exc.strerror}")
+    fmt = source_format or detect_format(file, text)
+    try:
+        result = import_text(text, str(file), fmt)
+    except DiagnosticError as exc:
+        _print_diagnostics(exc.diagnostics, {str(file): text})
+        raise typer.Exit(EXIT_DIAGNOSTICS) from None
+    shown = str(output) if output is not None else f"<imported {file.name}>"
+    base = (output.parent if output is not None else Path.cwd()).resolve()
+    try:  # what an importer writes must itself compile cleanly
+        problems = [d for d in check(parse(result.source, shown, base)) if d.is_error]
+    except DiagnosticError as exc:
+        problems = list(exc.errors)
+    if problems:
+        _print_diagnostics(problems, {shown: result.source})
+        raise LgptError(f"the importer produced invalid .lgpt for {file}; this is a bug in lgpt")
+    _print_diagnostics(result.notes, {str(file): text})
+    if output is not None:
+        write_atomic(output, result.source)
+    else:
+        sys.stdout.write(result.source)
 
 
 @app.command("fmt")

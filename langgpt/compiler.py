@@ -23,7 +23,7 @@ from langgpt.render import Context, RenderedRole, RenderedTemplate, TemplateRend
 from langgpt.scope import lookup
 from langgpt.types import VarValue, value_problem
 
-TEXT_TARGETS = ("text", "messages", "ast")
+TEXT_TARGETS = ("text", "messages", "markdown", "json", "yaml", "ast")
 
 
 class CompileResult(Record):
@@ -86,9 +86,9 @@ def _compile_checked(
 
         return CompileResult(compile_document(program.document), target, None, warnings)
     rendered = render(program, variables, entry=entry, answer=answer, cli_values=cli_values)
-    from langgpt.targets import TARGETS
+    from langgpt.targets import rendered_target
 
-    return CompileResult(TARGETS[target].compile_target(rendered), target, rendered.name, warnings)
+    return CompileResult(rendered_target(target)(rendered), target, rendered.name, warnings)
 
 
 def render(

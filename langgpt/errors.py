@@ -38,10 +38,15 @@ CODES: dict[str, str] = {
     "E117": "invalid loop or condition, or output over the size limit",
     "E118": "value given for an undeclared variable",
     "E119": "example set has both inline records and a `from` file",
+    "E301": "input cannot be imported (malformed JSON/YAML role, unreadable template)",
+    "E302": "template construct outside the supported subset (PromptSource Jinja, OpenPrompt)",
     "W201": "unused variable",
     "W202": "section name looks like a misspelling of a known section",
     "W203": "append (+=) to a section the base role does not have",
     "W204": "unused example set",
+    "W301": "fill-in slots turned into variables",
+    "W302": "part of the input is kept as verbatim text (it has no structured equivalent)",
+    "I301": "what an importer inferred (sections, fields, lists, variables)",
 }
 
 
@@ -60,7 +65,7 @@ class Diagnostic(Record):
 
     @property
     def severity(self) -> Severity:
-        return Severity.WARNING if self.code.startswith("W") else Severity.ERROR
+        return {"W": Severity.WARNING, "I": Severity.NOTE}.get(self.code[:1], Severity.ERROR)
 
     @property
     def is_error(self) -> bool:
