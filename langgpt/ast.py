@@ -194,6 +194,7 @@ class Subsection(Node):
     name: str
     title: str | None
     body: Block | Text
+    annotations: tuple[CallValue, ...] = ()
 
 
 class EntryBranch(Node):
@@ -227,6 +228,7 @@ class Section(Node):
     title: str | None
     append: bool
     body: Block | Text
+    annotations: tuple[CallValue, ...] = ()
 
 
 class MemberBranch(Node):
@@ -292,6 +294,7 @@ class Role(Node):
     title: str | None
     extends: NameRef | None
     members: tuple[RoleMember, ...]
+    annotations: tuple[CallValue, ...] = ()
 
 
 class ExampleSource(Node):

@@ -94,7 +94,7 @@ class _Printer:
 
     def had_blank_before(self, node: ast.Node) -> bool:
         """Whether the source had a blank line just above the node (or above its leading comments)."""
-        line = node.span.line - 1
+        line = _start_line(node) - 1
         comment_lines = {c.span.line for c in self.pending}
         while line >= 1 and line in comment_lines:
             line -= 1
@@ -103,7 +103,7 @@ class _Printer:
     def node_start(self, node: ast.Node, first: bool) -> None:
         if not first and self.had_blank_before(node):
             self.blank()
-        self.comments_before(node.span.line)
+        self.comments_before(_start_line(node))
 
     def close(self, text: str, node: Any) -> None:
         """Close a block: comments inside it, before its `}`, stay inside."""
@@ -127,7 +127,7 @@ class _Printer:
             )
             if self.out and not (grouped and not self.had_blank_before(decl)):
                 self.blank()
-            self.comments_before(decl.span.line)
+            self.comments_before(_start_line(decl))
             self.decl(decl)
             previous = decl
         self.comments_before(10**9)
@@ -161,7 +161,12 @@ class _Printer:
         self.trailing_comment(_end_line(var))
 
     # -- roles
+    def annotations(self, notes: tuple[ast.CallValue, ...]) -> None:
+        for note in notes:
+            self.emit("@" + value_text(note))
+
     def role(self, role: ast.Role) -> None:
+        self.annotations(role.annotations)
         head = f"role {role.name}"
         if role.title is not None:
             head += f" {quote(role.title)}"
@@ -187,6 +192,7 @@ class _Printer:
         self.depth -= 1
 
     def section(self, section: ast.Section | ast.Subsection) -> None:
+        self.annotations(section.annotations)
         head = section.name
         if section.title is not None:
             head += f" {quote(section.title)}"
@@ -436,6 +442,12 @@ def block_lines(text: ast.Text) -> list[str] | None:
     if len(lines) < 2 or any(line[: len(line) - len(line.lstrip())].count("\t") for line in lines):
         return None
     return lines
+
+
+def _start_line(node: Any) -> int:
+    """The first source line of a node, its annotations included."""
+    notes = getattr(node, "annotations", ())
+    return min([node.span.line, *(n.span.line for n in notes)])
 
 
 def _end_line(node: Any) -> int:

@@ -298,6 +298,13 @@ def _edge_token(tree: Tree[Token], index: int) -> Token | None:
     return None
 
 
+def _split_annotations(children: tuple[Any, ...]) -> tuple[tuple[ast.CallValue, ...], tuple[Any, ...]]:
+    count = 0
+    while count < len(children) and isinstance(children[count], ast.CallValue):
+        count += 1
+    return tuple(children[:count]), tuple(children[count:])
+
+
 def _is_text(tok: Any) -> bool:
     return isinstance(tok, Token) and tok.type in TEXT_TOKENS
 
@@ -385,16 +392,28 @@ class _ToAst:
         return [plain_value(n.type, str(n)) if n.type != "NAME" else str(n) for n in names]
 
     # -- roles
-    def rule_role(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Role:
+    def rule_role(self, tree: Tree[Token], *children: Any) -> ast.Role:
+        annotations, (name, *rest) = _split_annotations(children)
         title = next((plain_value(r.type, str(r)) for r in rest if _is_text(r)), None)
         extends = next((r for r in rest if isinstance(r, ast.NameRef)), None)
         members = tuple(r for r in rest if isinstance(r, (ast.Section, ast.RoleIf, ast.RoleFor)))
-        return ast.Role(span=self._span(name), name=str(name), title=title, extends=extends, members=members)
+        return ast.Role(
+            span=self._span(name),
+            name=str(name),
+            title=title,
+            extends=extends,
+            members=members,
+            annotations=annotations,
+        )
+
+    def rule_annotation(self, tree: Tree[Token], name: Token, *args: Any) -> ast.CallValue:
+        return ast.CallValue(span=self._span(name), func=str(name), args=tuple(a for a in args if a is not None))
 
     def rule_extends(self, tree: Tree[Token], name: ast.NameRef) -> ast.NameRef:
         return name
 
-    def rule_section(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Section:
+    def rule_section(self, tree: Tree[Token], *children: Any) -> ast.Section:
+        annotations, (name, *rest) = _split_annotations(children)
         body = rest[-1]
         title_tok = next((r for r in rest[:-1] if _is_text(r)), None)
         append = any(isinstance(r, Token) and r.type == "MODE" for r in rest)
@@ -405,6 +424,7 @@ class _ToAst:
             title=plain_value(title_tok.type, str(title_tok)) if title_tok is not None else None,
             append=append,
             body=body,
+            annotations=annotations,
         )
 
     def rule_prose_body(self, tree: Tree[Token], tok: Token) -> ast.Text:
@@ -469,10 +489,13 @@ class _ToAst:
     def rule_paragraph(self, tree: Tree[Token], tok: Token) -> ast.Paragraph:
         return ast.Paragraph(span=self._span(tok), text=self._text(tok))
 
-    def rule_subsection(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Subsection:
+    def rule_subsection(self, tree: Tree[Token], *children: Any) -> ast.Subsection:
+        annotations, (name, *rest) = _split_annotations(children)
         title_tok = next((r for r in rest[:-1] if _is_text(r)), None)
         title = plain_value(title_tok.type, str(title_tok)) if title_tok is not None else None
-        return ast.Subsection(span=self._span(name), name=str(name), title=title, body=rest[-1])
+        return ast.Subsection(
+            span=self._span(name), name=str(name), title=title, body=rest[-1], annotations=annotations
+        )
 
     def _branches(
         self,

@@ -55,12 +55,14 @@ class RSection(Record):
     canonical: str | None
     title: str
     body: list[REntry] | str
+    layout: tuple[tuple[str, Any], ...] = ()  # @markdown(...) presentation, used by the markdown target
 
 
 class RenderedRole(Record):
     name: str
     title: str
     sections: list[RSection]
+    layout: tuple[tuple[str, Any], ...] = ()
 
 
 class Message(Record):
@@ -296,7 +298,7 @@ class Renderer:
             if parent is not None:
                 base = self.role(parent.module, parent.decl)  # type: ignore[arg-type]
                 sections = [
-                    RSection(s.key, s.canonical, s.title, list(s.body) if isinstance(s.body, list) else s.body)
+                    RSection(s.key, s.canonical, s.title, list(s.body) if isinstance(s.body, list) else s.body, s.layout)
                     for s in base.sections
                 ]
         own: set[str] = set()
@@ -304,7 +306,7 @@ class Renderer:
             rendered = self.section(module, section, env)
             _merge(sections, rendered, section.append, own)
             own.add(rendered.key)
-        return RenderedRole(role.name, title, sections)
+        return RenderedRole(role.name, title, sections, layout_of(role.annotations))
 
     def expand_members(
         self, module: Module, members: tuple[ast.RoleMember, ...], env: Env
@@ -332,7 +334,7 @@ class Renderer:
         else:
             numbered = section.canonical == "workflow"
             body = self.entries(module, section.body.entries, env, numbered)
-        return RSection(key, section.canonical, title, body)
+        return RSection(key, section.canonical, title, body, layout_of(section.annotations))
 
     def entries(
         self, module: Module, entries: tuple[ast.Entry, ...], env: Env, numbered: bool, depth: int = 0
@@ -410,6 +412,15 @@ class Renderer:
         return separator.join(shot["format"] for shot in self.shots(module, examples))
 
 
+def layout_of(annotations: tuple[ast.CallValue, ...]) -> tuple[tuple[str, Any], ...]:
+    """The settings of ``@markdown(...)`` annotations, as (name, value) pairs."""
+    pairs: list[tuple[str, Any]] = []
+    for note in annotations:
+        if note.func == "markdown":
+            pairs.extend((arg.name or "", _record_value(arg.value)) for arg in note.args)
+    return tuple(pairs)
+
+
 def _record_value(value: ast.Value) -> VarValue:
     try:
         return literal_value(value)
@@ -445,7 +456,7 @@ def _merge(sections: list[RSection], new: RSection, append: bool, own: set[str])
         if old.key != new.key:
             continue
         if append or new.key in own:
-            sections[i] = RSection(old.key, old.canonical, old.title, _append_body(old.body, new.body))
+            sections[i] = RSection(old.key, old.canonical, old.title, _append_body(old.body, new.body), old.layout)
         else:
             sections[i] = new
         return

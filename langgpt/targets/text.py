@@ -32,8 +32,13 @@ def role_markdown(role: RenderedRole) -> str:
 
 def _section(section: RSection) -> str:
     heading = f"## {section.title}"
-    body = _commands(section.body) if section.canonical == "commands" else _body(section.body, 3)
+    body = section_body(section)
     return f"{heading}\n{body}" if body else heading
+
+
+def section_body(section: RSection) -> str:
+    """A section's content under its heading (shared with the markdown target)."""
+    return _commands(section.body) if section.canonical == "commands" else _body(section.body, 3)
 
 
 def _body(body: Sequence[REntry] | str, level: int) -> str:
