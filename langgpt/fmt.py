@@ -447,7 +447,7 @@ def block_lines(text: ast.Text) -> list[str] | None:
 def _start_line(node: Any) -> int:
     """The first source line of a node, its annotations included."""
     notes = getattr(node, "annotations", ())
-    return min([node.span.line, *(n.span.line for n in notes)])
+    return int(min([node.span.line, *(n.span.line for n in notes)]))
 
 
 def _end_line(node: Any) -> int:

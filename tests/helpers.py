@@ -12,7 +12,9 @@ PROMPTS = REPO_ROOT / "prompts"
 def example_files() -> list[str]:
     """Every example .lgpt (relative to the repo root), except the deliberately broken ones."""
     return sorted(
-        p.relative_to(REPO_ROOT).as_posix() for p in PROMPTS.rglob("*.lgpt") if "errors" not in p.relative_to(PROMPTS).parts
+        p.relative_to(REPO_ROOT).as_posix()
+        for p in PROMPTS.rglob("*.lgpt")
+        if "errors" not in p.relative_to(PROMPTS).parts
     )
 
 

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT, example_files, vars_for
 
 import langgpt
-from helpers import REPO_ROOT, example_files, vars_for
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 EXTENSIONS = {"text": ".md", "messages": ".json", "ast": ".json"}

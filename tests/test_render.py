@@ -93,7 +93,7 @@ def test_child_overrides_appends_and_inserts_before_initialization() -> None:
 
 
 def test_base_is_unchanged_by_its_children() -> None:
-    source = BASE + 'role Child extends Base {\n  rules += {\n    - r3\n  }\n}\n'
+    source = BASE + "role Child extends Base {\n  rules += {\n    - r3\n  }\n}\n"
     program = langgpt.parse(source, "t.lgpt")
     base = langgpt.compile(program, entry="Base").output
     assert sections(base)["Rules"] == "- r1\n- r2"
@@ -112,7 +112,7 @@ def test_child_title_defaults_to_name_and_child_initialization_replaces() -> Non
 
 
 def test_new_section_appended_when_base_has_no_initialization() -> None:
-    source = 'role B {\n  rules {\n    - r\n  }\n}\nrole C extends B {\n  goals {\n    - g\n  }\n}\n'
+    source = "role B {\n  rules {\n    - r\n  }\n}\nrole C extends B {\n  goals {\n    - g\n  }\n}\n"
     assert list(sections(compile_src(source, entry="C"))) == ["Rules", "Goals"]
 
 
@@ -199,7 +199,12 @@ role R {
             "- base\n- n big\n- item a\n  - nested a\n- item b\n  - nested b\n- appended a\n- appended b",
             None,
         ),
-        ({"mode": "short", "strict": True}, "- be short", "- base\n- strict\n- item a\n  - nested a\n- item b\n  - nested b\n- appended a\n- appended b", "careful"),
+        (
+            {"mode": "short", "strict": True},
+            "- be short",
+            "- base\n- strict\n- item a\n  - nested a\n- item b\n  - nested b\n- appended a\n- appended b",
+            "careful",
+        ),
         ({"mode": "long", "n": 1, "xs": []}, "- be long", "- base\n- other", None),
         ({"mode": 0, "xs": ["z"]}, "- be short", "- base\n- n big\n- item z\n  - nested z\n- appended z", None),
     ],
@@ -214,7 +219,7 @@ def test_role_and_entry_level_conditions_and_loops(
 
 
 def test_unused_branches_are_still_checked() -> None:
-    source = 'var strict: bool = false\nrole A {\n  if strict {\n    rules {\n      - {missing}\n    }\n  }\n}\n'
+    source = "var strict: bool = false\nrole A {\n  if strict {\n    rules {\n      - {missing}\n    }\n  }\n}\n"
     (diag,) = langgpt.check(langgpt.parse(source, "t.lgpt"))
     assert (diag.code, diag.span.line) == ("E101", 5)
 
@@ -224,8 +229,9 @@ def test_conditions_at_template_level() -> None:
         'var formal: bool = true\nvar who: text = "you"\n'
         'template T "{if formal}Dear {who}{else}Hi {who}{end}, {answer}"\n'
     )
-    assert compile_src(source) == "Dear you, [ANSWER]"
-    assert compile_src(source, {"formal": False}) == "Hi you, [ANSWER]"
+    assert compile_src(source) == "Dear you,"
+    assert compile_src(source, {"formal": False}) == "Hi you,"
+    assert compile_src(source, {"formal": False}, answer="ok") == "Hi you, ok"
 
 
 # ----------------------------------------------------------------------------- few-shot selection from files
@@ -237,7 +243,9 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-def shots_program(tmp_path: Path, picks: str, rows: list[dict[str, object]] = ROWS, data: str = "d.jsonl") -> langgpt.Program:
+def shots_program(
+    tmp_path: Path, picks: str, rows: list[dict[str, object]] = ROWS, data: str = "d.jsonl"
+) -> langgpt.Program:
     if data.endswith(".jsonl"):
         write_jsonl(tmp_path / data, rows)
     main = tmp_path / "p.lgpt"
@@ -327,8 +335,7 @@ def test_data_outside_the_root_is_refused(tmp_path: Path) -> None:
 
 
 def test_data_rows_lacking_a_format_field(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "d.jsonl", [{"s": "a", "label": "pos"}, {"s": "b"}])
-    program = shots_program(tmp_path, "") if False else None  # noqa: SIM108 - keep the writer below
+    write_jsonl(tmp_path / "d.jsonl", [{"s": "a", "label": "pos"}, {"label": "neg"}])
     main = tmp_path / "p.lgpt"
     main.write_text(
         'var label: label {neg, pos}\nexamples pool from "d.jsonl" {\n  format: "{s}={label}"\n}\ntemplate t "{pool}"\n',
@@ -338,6 +345,31 @@ def test_data_rows_lacking_a_format_field(tmp_path: Path) -> None:
     (diag,) = [d for d in langgpt.check(program) if d.is_error]
     assert diag.code == "E109"
     assert "row 2" in diag.message
+    assert "`s`" in diag.message
+
+
+@pytest.mark.xfail(
+    reason="BUG: for `from` data files, format fields that share a name with a declared variable are never "
+    "checked against the rows (checks/examples._format_fields skips them), and a row lacking the field "
+    "silently renders the variable's value -- here the query's gold label leaks into a shot",
+    strict=True,
+)
+def test_data_row_lacking_a_field_named_like_a_variable(tmp_path: Path) -> None:
+    rows = [{"s": "a", "label": "pos"}, {"s": "b"}]
+    program = shots_program(tmp_path, "", rows)
+    problems = [d for d in langgpt.check(program) if d.is_error]
+    assert [d.code for d in problems] == ["E109"]
+    assert "row 2" in problems[0].message and "`label`" in problems[0].message
+
+
+@pytest.mark.xfail(reason="BUG: see test_data_row_lacking_a_field_named_like_a_variable", strict=True)
+def test_data_row_lacking_a_field_does_not_leak_the_query_label(tmp_path: Path) -> None:
+    """Compiling must refuse rather than show the query's gold label (`neg`) in the shot of row 2."""
+    rows = [{"s": "a", "label": "pos"}, {"s": "b"}]
+    program = shots_program(tmp_path, "", rows)
+    with pytest.raises(DiagnosticError) as info:
+        langgpt.compile(program, variables={"s": "q", "label": "neg"})
+    assert any(d.code == "E109" for d in info.value.diagnostics)
 
 
 def test_malformed_data_file(tmp_path: Path) -> None:
@@ -412,7 +444,7 @@ template chat {
   answer: label
 }
 template chat_plain {
-  system: role
+  system: role R
   shots: plain
   user: "Q: {q}"
   assistant: "{answer}"
@@ -446,6 +478,36 @@ def test_chat_shots_without_input_output_are_one_user_message() -> None:
         {"role": "system", "content": "# Role: R\n\n## Initialization\nhi"},
         {"role": "user", "content": "d -> neg\n\ne -> pos"},
         {"role": "user", "content": "Q: z"},
+    ]
+
+
+@pytest.mark.xfail(
+    reason='BUG: the grammar now requires a name after `role` (`role_ref: "role" dotted_name`), while '
+    "docs/language.md (templates) says a bare `role` means the first role of the file",
+    strict=True,
+)
+def test_bare_role_reference_is_the_first_role() -> None:
+    source = CHAT + 'template bare {\n  user: "Q: {q}"\n  system: role\n}\n'
+    out = json.loads(compile_src(source, {"q": "z"}, entry="bare", target="messages"))
+    # members keep their order
+    assert out == [
+        {"role": "user", "content": "Q: z"},
+        {"role": "system", "content": "# Role: R\n\n## Initialization\nhi"},
+    ]
+
+
+@pytest.mark.xfail(
+    reason="BUG: a bare `system: role` followed by another member does not parse (E001); docs/language.md "
+    "says a bare `role` means the file's first role (the old optional name swallowed the next member's key; "
+    "the grammar now requires a name)",
+    strict=True,
+)
+def test_bare_role_reference_before_another_member() -> None:
+    source = 'role R {\n  initialization "hi"\n}\ntemplate T {\n  system: role\n  user: "x"\n}\n'
+    out = json.loads(compile_src(source, target="messages"))
+    assert out == [
+        {"role": "system", "content": "# Role: R\n\n## Initialization\nhi"},
+        {"role": "user", "content": "x"},
     ]
 
 
@@ -506,19 +568,42 @@ def test_values_render_as_text() -> None:
 
 
 def test_workflow_items_are_numbered_and_nesting_follows_indentation() -> None:
-    source = "role A {\n  workflow {\n    - a\n      - a1\n      - a2\n    - b\n  }\n  rules {\n    1. x\n    2. y\n  }\n}\n"
+    source = (
+        "role A {\n  workflow {\n    - a\n      - a1\n      - a2\n    - b\n  }\n  rules {\n    1. x\n    2. y\n  }\n}\n"
+    )
     got = sections(compile_src(source))
-    assert got["Workflow"] == "1. a\n  1. a1\n  2. a2\n2. b"
+    # nested items under a numbered step are bullets aligned under the step's text
+    assert got["Workflow"] == "1. a\n   - a1\n   - a2\n2. b"
     assert got["Rules"] == "1. x\n2. y"
 
 
 def test_commands_section_layout() -> None:
     source = 'role A {\n  commands {\n    prefix: "/"\n    help: show help\n    reset: start over\n  }\n}\n'
     assert sections(compile_src(source))["Commands"] == (
-        "- Prefix: /\n- Commands:\n  - help: show help\n  - reset: start over"
+        "- Prefix: /\n- Commands:\n  - Help: show help\n  - Reset: start over"
     )
 
 
 def test_multiline_item_continuation_is_indented() -> None:
     source = 'role A {\n  rules {\n    - """first\n      second"""\n  }\n}\n'
     assert sections(compile_src(source))["Rules"] == "- first\n  second"
+
+
+def test_items_in_if_and_for_bodies_continue_the_list() -> None:
+    """Indenting a block's body is layout: its items stand where the `if`/`for` line starts."""
+    source = (
+        'var on: bool = true\nvar xs: list[text] = ["p", "q"]\nrole A {\n  rules {\n    - first\n'
+        "    if on {\n      - conditional\n        - its child\n    }\n"
+        "    for x in xs {\n      - item {x}\n    }\n    - last\n  }\n}\n"
+    )
+    assert sections(compile_src(source))["Rules"] == (
+        "- first\n- conditional\n  - its child\n- item p\n- item q\n- last"
+    )
+
+
+def test_indenting_the_for_line_nests_its_items() -> None:
+    source = (
+        'var xs: list[text] = ["p", "q"]\nrole A {\n  rules {\n    - terms:\n'
+        "      for x in xs {\n        - {x}\n      }\n    - after\n  }\n}\n"
+    )
+    assert sections(compile_src(source))["Rules"] == "- terms:\n  - p\n  - q\n- after"

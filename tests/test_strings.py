@@ -107,21 +107,14 @@ def test_escapes_in_unquoted_item_text() -> None:
     assert langgpt.compile(program).output.endswith("## Rules\n- use {braces} and <Rules>\n")
 
 
-BRACE_AT_LINE_END_BUG = pytest.mark.xfail(
-    reason="BUG: a `{` at the end of a line or string is taken as an unterminated tag (E002): in "
-    "strings._scan_line, `nxt in \"_#\"` is true for the empty string, so multi-line JSON fails",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     "literal",
     [
         pytest.param(r'"{\"a\": 1, \"b\": [1, 2]}"', id="json-object"),
         pytest.param('"{1} {2.5} {-x}"', id="digits-and-dash"),
         pytest.param('"{ x} { }"', id="space-after-brace"),
-        pytest.param('"ends with {"', id="brace-at-end", marks=BRACE_AT_LINE_END_BUG),
-        pytest.param('"""{\n  "k": "v"\n}"""', id="multiline-json", marks=BRACE_AT_LINE_END_BUG),
+        pytest.param('"ends with {"', id="brace-at-end"),
+        pytest.param('"""{\n  "k": "v"\n}"""', id="multiline-json"),
         pytest.param('"""[\n  {"k": "v"}\n]"""', id="multiline-json-inner"),
     ],
 )
@@ -235,18 +228,14 @@ def test_conditions_in_strings() -> None:
 
 
 def test_loop_over_list_of_records_style_values() -> None:
-    decls = 'var xs: list[int] = [1, 2, 3]\n'
+    decls = "var xs: list[int] = [1, 2, 3]\n"
     assert render_goals('"{for x in xs}{x};{end}"', decls) == "1;2;3;"
 
 
-@pytest.mark.xfail(
-    reason='BUG: escapes are not applied inside {if ...} tags, so `"{if lang == \\"en\\"}..."` fails to parse (E117); '
-    "string comparisons are only possible in triple-quoted strings",
-    strict=True,
-)
 def test_escaped_quotes_inside_condition_tag() -> None:
     decls = 'var lang: text = "en"\n'
     assert render_goals(r'"{if lang == \"en\"}yes{else}no{end}"', decls) == "yes"
+    assert render_goals(r'"{if lang == \"en\"}yes{else}no{end}"', decls, {"lang": "de"}) == "no"
 
 
 def test_unbalanced_tags_are_errors() -> None:
