@@ -105,4 +105,4 @@ def _commands(body: list[REntry] | str) -> str:
         lines.append("- Commands:")
         lines.extend(_hanging("- ", f"{c.key}: {c.text}", "  ") for c in commands)
     rest = _body(others, 3)
-    return "\n".join(lines) + (("\n\n" + rest) if rest else "")
+    return "\n\n".join(part for part in ("\n".join(lines), rest) if part)
