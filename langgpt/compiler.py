@@ -85,8 +85,15 @@ def _compile_checked(
         from langgpt.targets.ast_json import compile_document
 
         return CompileResult(compile_document(program.document), target, None, warnings)
-    rendered = render(program, variables, entry=entry, answer=answer, cli_values=cli_values)
     from langgpt.targets import rendered_target
+
+    roles = program.document.roles()
+    if target == "markdown" and entry is None and len(roles) > 1 and not program.document.templates():
+        # a collection (what `lgpt import` makes of a file with several roles) compiles back whole
+        outputs = [render(program, variables, entry=r.name, answer=answer, cli_values=cli_values) for r in roles]
+        text = "\n".join(rendered_target(target)(r) for r in outputs)
+        return CompileResult(text, target, None, warnings)
+    rendered = render(program, variables, entry=entry, answer=answer, cli_values=cli_values)
 
     return CompileResult(rendered_target(target)(rendered), target, rendered.name, warnings)
 

@@ -87,7 +87,9 @@ def read_roles(lines: list[str]) -> list[_Role]:
         name = (m.group(1) or "").strip() if m else text.strip()
         role = _Role(lines[index].rstrip(), name or "Role", index + 1, before)
         inner = [(i, lv, t) for i, lv, t in headings if index < i < end and lv >= level]
-        section_level = min((lv for _, lv, _ in inner), default=level + 1)
+        # sections are the shallowest headings below the role's; `## Role` prompts use `##` for both
+        deeper = [lv for _, lv, _ in inner if lv > level]
+        section_level = min(deeper) if deeper else level
         starts = [i for i, lv, _ in inner if lv == section_level]
         role.sections = _sections(lines, index + 1, end, starts)
         roles.append(role)
@@ -460,7 +462,5 @@ def _faithful(source: str, original: str, role_count: int) -> bool:
     import langgpt
 
     program = langgpt.parse(source, "<import>")
-    rendered = "\n".join(
-        langgpt.compile(program, target="markdown", entry=r.name).output for r in program.document.roles()
-    )
+    rendered = langgpt.compile(program, target="markdown").output
     return normalise(rendered) == normalise(original)
