@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from langgpt.errors import Diagnostic
-from langgpt.fmt import format_source, quote
+from langgpt.fmt import quote
 from langgpt.importers import ImportResult
 from langgpt.render import REntry, RField, RItem, RPara, RSection, RSub
 from langgpt.sections import TITLES, canonical, humanize, title_for
@@ -80,13 +80,19 @@ def read_roles(lines: list[str]) -> list[_Role]:
     if not role_at:
         return [_Role("", "Prompt", 1, [], [_Section("", "Prompt", 1, 0, 0, _trim(lines))])]
     roles = []
+    cursor = 0  # headings are in line order: walk them once, not once per role
     for n, (index, level, text) in enumerate(role_at):
         end = role_at[n + 1][0] if n + 1 < len(role_at) else len(lines)
+        while cursor < len(headings) and headings[cursor][0] <= index:
+            cursor += 1
+        inner_end = cursor
+        while inner_end < len(headings) and headings[inner_end][0] < end:
+            inner_end += 1
         before = _trim(lines[:index]) if n == 0 else []
         m = _ROLE.match(text)
         name = (m.group(1) or "").strip() if m else text.strip()
         role = _Role(lines[index].rstrip(), name or "Role", index + 1, before)
-        inner = [(i, lv, t) for i, lv, t in headings if index < i < end and lv >= level]
+        inner = [(i, lv, t) for i, lv, t in headings[cursor:inner_end] if lv >= level]
         # sections are the shallowest headings below the role's; `## Role` prompts use `##` for both
         deeper = [lv for _, lv, _ in inner if lv > level]
         section_level = min(deeper) if deeper else level
@@ -232,6 +238,7 @@ class _Writer:
         self.variables: dict[str, str] = {}  # name -> default (the slot as written)
         self.slots: dict[str, str] = {}  # slot as written -> variable name
         self.names: set[str] = set()
+        self.counts: dict[str, int] = {}  # next suffix per base name (a collection repeats names)
 
     def note(self, code: str, line: int, message: str) -> None:
         from langgpt.ast import Span
@@ -259,8 +266,7 @@ class _Writer:
         plans = [self.plan(section, used, verbatim) for section in role.sections]
         refs = _referable(role, plans)
         for index, (section, plan) in enumerate(zip(role.sections, plans, strict=True)):
-            lines = self.section(section, plan, refs, index == 0, bool(role.heading or role.before))
-            out.extend("  " + line for line in lines)
+            out.extend(_indent(self.section(section, plan, refs, index == 0, bool(role.heading or role.before))))
         out.append("}")
         return "\n".join(out)
 
@@ -295,9 +301,9 @@ class _Writer:
         if entries is None:
             body = "\n".join(section.body)
             self.note("I301", section.line, f"{what} kept as verbatim text ({len(section.body)} line(s))")
-            return [*lines, f"{head} " + self.block_string(body, refs)]
+            return [*lines, *f"{head} {self.block_string(body, refs)}".split("\n")]
         self.note("I301", section.line, f"{what} -> `{name}`: {_describe(entries)}")
-        return [*lines, head + " {", *("  " + line for line in self.entries(entries, refs, canonical(name))), "}"]
+        return [*lines, head + " {", *_indent(self.entries(entries, refs, canonical(name))), "}"]
 
     def entries(self, entries: list[REntry], refs: set[str], kind: str | None) -> list[str]:
         out: list[str] = []
@@ -308,13 +314,13 @@ class _Writer:
                 marker = "1." if entry.numbered and not (kind == "workflow" and entry.depth == 0) else "-"
                 out.append("  " * entry.depth + f"{marker} {self.inline(entry.text, refs)}")
             elif isinstance(entry, RPara):
-                out.append(self.block_string(entry.text, refs))
+                out += self.block_string(entry.text, refs).split("\n")
             elif isinstance(entry, RSub):
                 head = f"{_identifier(entry.title, 'part')} {quote(entry.title)}"
                 if isinstance(entry.body, str):
-                    out.append(f"{head} " + self.block_string(entry.body, refs))
+                    out += f"{head} {self.block_string(entry.body, refs)}".split("\n")
                 else:
-                    out += [head + " {", *("  " + line for line in self.entries(entry.body, refs, kind)), "}"]
+                    out += [head + " {", *_indent(self.entries(entry.body, refs, kind)), "}"]
         return out
 
     def inline(self, text: str, refs: set[str]) -> str:
@@ -368,12 +374,18 @@ class _Writer:
         return self.slots[written]
 
     def unique(self, name: str) -> str:
-        base, n = name, 2
-        while name in self.names or name in ("answer",):
-            name = f"{base}_{n}"
+        base = name
+        n = self.counts.get(base, 1)
+        while name in self.names or name == "answer":
             n += 1
+            name = f"{base}_{n}"
+        self.counts[base] = n
         self.names.add(name)
         return name
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return [("  " + line) if line else "" for line in lines]
 
 
 def _describe(entries: list[REntry]) -> str:
@@ -427,13 +439,18 @@ def _entry_names(entries: list[REntry]) -> set[str]:
 # ----------------------------------------------------------------------------- entry point
 
 
-def import_text(text: str, path: str) -> ImportResult:
+def import_text(text: str, path: str, verify: bool | None = None) -> ImportResult:
+    """Import Markdown. Structured sections are always checked against the input as they are built;
+    ``verify`` also compiles the whole result back to Markdown and compares (default: for inputs
+    under 200 kB, where it costs little; parsing a large collection again takes seconds)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     roles = read_roles(lines)
     writer = _Writer(path)
     blocks = [writer.role(role, verbatim=False) for role in roles]
     source = _assemble(writer, blocks)
-    if not _faithful(source, text, len(roles)):
+    if verify is None:
+        verify = len(text) < 200_000
+    if verify and not _faithful(source, text):
         writer = _Writer(path)
         blocks = [writer.role(role, verbatim=True) for role in roles]
         source = _assemble(writer, blocks)
@@ -454,10 +471,10 @@ def _assemble(writer: _Writer, blocks: list[str]) -> str:
         header.append(
             f"var {name}: text = {quote(default)} {quote('fill-in slot ' + default + ' of the imported prompt')}"
         )
-    return format_source("\n".join(header) + "\n\n" + "\n\n".join(blocks) + "\n")
+    return "\n".join(header) + ("\n\n" if writer.variables else "\n") + "\n\n".join(blocks) + "\n"
 
 
-def _faithful(source: str, original: str, role_count: int) -> bool:
+def _faithful(source: str, original: str) -> bool:
     """Whether compiling every role to markdown gives back the original text."""
     import langgpt
 
