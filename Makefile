@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench tables clean
+.PHONY: setup demo test lint typecheck fmt-check unit bench tables clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,11 @@ typecheck: setup
 unit: setup
 	$(BIN)/python -m pytest
 
-test: lint typecheck unit
+# The examples must stay in the canonical layout (prompts/errors holds deliberately broken files).
+fmt-check: setup
+	$(BIN)/lgpt fmt --check prompts/*.lgpt prompts/roles
+
+test: lint typecheck fmt-check unit
 
 bench: setup
 	$(BIN)/python bench/compile.py

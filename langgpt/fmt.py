@@ -263,6 +263,8 @@ class _Printer:
     def close_pos(self, node: Any) -> tuple[int, int]:
         """Where the `}` closing ``node`` is: the first `}` token after its content (nested blocks
         first consume their own)."""
+        if isinstance(node, (ast.RoleIf, ast.EntryIf)):
+            return self.close_pos(node.branches[-1])  # the last branch's `}` closes the whole chain
         kids = _children(node)
         if kids:
             last = kids[-1]

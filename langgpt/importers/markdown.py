@@ -443,6 +443,7 @@ def import_text(text: str, path: str, verify: bool | None = None) -> ImportResul
     """Import Markdown. Structured sections are always checked against the input as they are built;
     ``verify`` also compiles the whole result back to Markdown and compares (default: for inputs
     under 200 kB, where it costs little; parsing a large collection again takes seconds)."""
+    text = text[1:] if text.startswith("\ufeff") else text  # a byte-order mark is not content
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     roles = read_roles(lines)
     writer = _Writer(path)

@@ -180,7 +180,7 @@ _EXTRA = {
 }
 _WORD = re.compile(r"[A-Za-z_]\w*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
+_PYTHON_WORDS = {"True": "true", "False": "false", "None": "null", "true": "true", "false": "false", "null": "null"}
 
 
 def group_end(line: str, start: int) -> int:
@@ -501,10 +501,12 @@ def import_text(text: str, path: str) -> ImportResult:
         if softs:
             block = names.claim(f"{name}_soft")
             tokens = sum(p.count for p in softs)
-            inits = [f"words({quote(p.value)})" if p.value else "random(seed=0)" for p in softs]
-            init = inits[0] if len(set(inits)) == 1 and "random" in inits[0] else ", ".join(inits)
-            if all(p.value for p in softs):
+            if all(p.value for p in softs):  # one init for the whole prompt
                 init = f"words({quote(' '.join(p.value for p in softs))})"
+            elif not any(p.value for p in softs):
+                init = "random(seed=0)"
+            else:  # mixed: one init per group, in order
+                init = ", ".join(f"words({quote(p.value)})" if p.value else "random(seed=0)" for p in softs)
             out += ["", f"soft_prompt {block} {{", "  method: prompt_tuning", f"  tokens: {tokens}", f"  init: {init}", "}"]
             cols = ", ".join(str(p.start + 1) for p in softs)
             notes.append(
