@@ -424,13 +424,15 @@ def test_values_that_do_coerce() -> None:
 
 
 # codes that need files on disk are covered by the errors directory and the E005 tests above;
-# every other code must appear in the tables
+# every other code of the language front end (E0xx, E1xx, W2xx) must appear in the tables
 FILE_ONLY = {"E005", "E106"}
+FRONT_END = {code for code in CODES if code[1] in "012"}
 
 
 def test_every_code_is_covered() -> None:
     covered = {c[3] for c in CASES} | {c[4] for c in VALUE_CASES}
-    assert covered | FILE_ONLY == set(CODES)
+    assert covered <= set(CODES)
+    assert covered | FILE_ONLY == FRONT_END
     assert "E106" in {expectation(p)[0] for p in error_files()}  # E005 is tested with files in tmp_path
 
 
