@@ -211,7 +211,7 @@ class EntryIf(Node):
 class EntryFor(Node):
     kind: Literal["entry_for"] = "entry_for"
     var: str
-    iterable: str
+    iterable: NameRef
     body: tuple[Entry, ...]
 
 
@@ -245,7 +245,7 @@ class RoleIf(Node):
 class RoleFor(Node):
     kind: Literal["role_for"] = "role_for"
     var: str
-    iterable: str
+    iterable: NameRef
     body: tuple[RoleMember, ...]
 
 

@@ -134,6 +134,11 @@ def _read_vars_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def _require_writable(output: Path | None) -> None:
+    if output is not None and output.is_dir():
+        _usage_error(f"-o {output} is a directory; give a file name")
+
+
 def _require_file(path: Path) -> None:
     if not path.exists():
         _usage_error(f"no such file: {path}")
@@ -172,12 +177,15 @@ def compile_command(
     if target not in TEXT_TARGETS:
         _usage_error(f"unknown target `{target}` (choose from {', '.join(TEXT_TARGETS)})")
     _require_file(file)
+    _require_writable(output)
     values, cli_values = _parse_vars(var or [], vars_file)
     sources: dict[str, str] = {}
     try:
         program = load(file, root)
         sources = program.sources
         result = compile(program, target, values, entry=entry, answer=answer, cli_values=cli_values)
+    except UsageError as exc:
+        _usage_error(str(exc))
     except DiagnosticError as exc:
         _print_diagnostics(exc.diagnostics, sources or _sources_of(exc))
         raise typer.Exit(EXIT_DIAGNOSTICS) from None
@@ -257,9 +265,12 @@ def import_command(
         _usage_error(f"{file} is not valid UTF-8")
     except OSError as exc:
         _usage_error(f"cannot read {file}: {exc.strerror}")
-    fmt = source_format or detect_format(file, text)
+    _require_writable(output)
     try:
+        fmt = source_format or detect_format(file, text)
         result = import_text(text, str(file), fmt)
+    except UsageError as exc:
+        _usage_error(str(exc))
     except DiagnosticError as exc:
         _print_diagnostics(exc.diagnostics, {str(file): text})
         raise typer.Exit(EXIT_DIAGNOSTICS) from None

@@ -186,7 +186,7 @@ class _Printer:
             elif isinstance(member, ast.RoleIf):
                 self.conditional(member.branches, self.members, member)
             else:
-                self.emit(f"for {member.var} in {member.iterable} {{")
+                self.emit(f"for {member.var} in {member.iterable.name} {{")
                 self.members(member.body)
                 self.close("}", member)
         self.depth -= 1
@@ -237,7 +237,7 @@ class _Printer:
         if isinstance(entry, ast.EntryIf):
             self.conditional(entry.branches, self.entries, entry)
         else:
-            self.emit(f"for {entry.var} in {entry.iterable} {{")
+            self.emit(f"for {entry.var} in {entry.iterable.name} {{")
             self.entries(entry.body)
             self.close("}", entry)
         self.depth, self.item_base = saved_depth, saved_base

@@ -7,6 +7,9 @@ LALR parser and contextual lexer. ``_ToAst`` turns the parse tree into the froze
 
 from __future__ import annotations
 
+import bisect
+import math
+import re
 import threading
 from collections.abc import Callable
 from importlib import resources
@@ -318,6 +321,7 @@ class _ToAst:
         self.text = text
         self.offset = offset
         self._cursor: Token | None = None  # the last token converted: the place of token-less subtrees
+        self._line_starts: list[int] | None = None
 
     def transform(self, tree: Tree[Token]) -> Any:
         children = []
@@ -339,6 +343,22 @@ class _ToAst:
             first = last = self._cursor or Token("X", "", line=1, column=1, end_line=1, end_column=1)
         tok = Token("X", "", line=first.line, column=first.column, end_line=last.end_line, end_column=last.end_column)
         return _token_span(self.path, tok, self.offset)
+
+    def _closed(self, tree: Tree[Token], closer: str) -> Span:
+        """A subtree's span through the closing delimiter Lark drops from the tree (`}`, `]`, `)`)."""
+        span = self._span(tree)
+        if self.offset != (0, 0) or not self.text:
+            return span
+        if self._line_starts is None:
+            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        pos = self._line_starts[span.end_line - 1] + span.end_col - 1
+        while pos < len(self.text) and self.text[pos] in " \t\r\n":
+            pos += 1
+        if pos < len(self.text) and self.text[pos] == closer:
+            line = bisect.bisect_right(self._line_starts, pos)
+            col = pos - self._line_starts[line - 1] + 2
+            return Span(file=span.file, line=span.line, col=span.col, end_line=line, end_col=col)
+        return span
 
     def _text(self, tok: Token) -> ast.Text:
         span = _token_span(self.path, tok, self.offset)
@@ -383,10 +403,10 @@ class _ToAst:
         return ast.TypeRef(span=self._span(tree), name=str(name), labels=(), item=None)
 
     def rule_label_type(self, tree: Tree[Token], name: Token, labels: list[str]) -> ast.TypeRef:
-        return ast.TypeRef(span=self._span(tree), name=str(name), labels=tuple(labels), item=None)
+        return ast.TypeRef(span=self._closed(tree, "}"), name=str(name), labels=tuple(labels), item=None)
 
     def rule_list_type(self, tree: Tree[Token], name: Token, item: ast.TypeRef) -> ast.TypeRef:
-        return ast.TypeRef(span=self._span(tree), name=str(name), labels=(), item=item)
+        return ast.TypeRef(span=self._closed(tree, "]"), name=str(name), labels=(), item=item)
 
     def rule_name_list(self, tree: Tree[Token], *names: Token) -> list[str]:
         return [plain_value(n.type, str(n)) if n.type != "NAME" else str(n) for n in names]
@@ -407,7 +427,7 @@ class _ToAst:
         )
 
     def rule_annotation(self, tree: Tree[Token], name: Token, *args: Any) -> ast.CallValue:
-        return ast.CallValue(span=self._span(name), func=str(name), args=tuple(a for a in args if a is not None))
+        return ast.CallValue(span=self._closed(tree, ")"), func=str(name), args=tuple(a for a in args if a is not None))
 
     def rule_extends(self, tree: Tree[Token], name: ast.NameRef) -> ast.NameRef:
         return name
@@ -519,7 +539,7 @@ class _ToAst:
         return ast.MemberBranch(span=self._span(tree), condition=None, body=body)
 
     def rule_role_for(self, tree: Tree[Token], var: Token, iterable: ast.NameRef, *body: Any) -> ast.RoleFor:
-        return ast.RoleFor(span=self._span(tree), var=str(var), iterable=iterable.name, body=body)
+        return ast.RoleFor(span=self._span(tree), var=str(var), iterable=iterable, body=body)
 
     def rule_entry_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.EntryIf:
         branches = self._branches(tree, ast.EntryBranch, condition, rest, ())
@@ -532,7 +552,7 @@ class _ToAst:
         return ast.EntryBranch(span=self._span(tree), condition=None, body=body)
 
     def rule_entry_for(self, tree: Tree[Token], var: Token, iterable: ast.NameRef, *body: Any) -> ast.EntryFor:
-        return ast.EntryFor(span=self._span(tree), var=str(var), iterable=iterable.name, body=body)
+        return ast.EntryFor(span=self._span(tree), var=str(var), iterable=iterable, body=body)
 
     # -- examples
     def rule_examples(self, tree: Tree[Token], name: Token, *rest: Any) -> ast.Examples:
@@ -564,7 +584,7 @@ class _ToAst:
         return ast.ExampleSetting(span=self._span(name), name=str(name), value=self._text(value))
 
     def rule_record(self, tree: Tree[Token], *fields: ast.RecordField) -> ast.Record:
-        return ast.Record(span=self._span(tree), fields=fields)
+        return ast.Record(span=self._closed(tree, "}"), fields=fields)
 
     def rule_record_field(self, tree: Tree[Token], name: Token, value: Any) -> ast.RecordField:
         return ast.RecordField(span=self._span(name), name=str(name), value=value)
@@ -604,7 +624,7 @@ class _ToAst:
         return ast.Setting(span=self._span(key), key=key_text, values=values)
 
     def rule_call(self, tree: Tree[Token], func: Token, *args: Any) -> ast.CallValue:
-        return ast.CallValue(span=self._span(tree), func=str(func), args=tuple(a for a in args if a is not None))
+        return ast.CallValue(span=self._closed(tree, ")"), func=str(func), args=tuple(a for a in args if a is not None))
 
     def rule_argument(self, tree: Tree[Token], *parts: Any) -> ast.Argument:
         name, value = parts if len(parts) == 2 else (None, parts[0])
@@ -617,6 +637,8 @@ class _ToAst:
     def rule_number_value(self, tree: Tree[Token], tok: Token) -> ast.NumValue:
         text = str(tok)
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DiagnosticError([Diagnostic("E001", f"number `{text}` is out of range", self._span(tok), "a number a 64-bit float can hold")])
         return ast.NumValue(span=self._span(tok), value=value, text=text)
 
     def rule_true_value(self, tree: Tree[Token], tok: Token) -> ast.BoolValue:
@@ -629,7 +651,7 @@ class _ToAst:
         return name
 
     def rule_list_value(self, tree: Tree[Token], *items: Any) -> ast.ListValue:
-        return ast.ListValue(span=self._span(tree), items=tuple(i for i in items if i is not None))
+        return ast.ListValue(span=self._closed(tree, "]"), items=tuple(i for i in items if i is not None))
 
     def rule_dotted_name(self, tree: Tree[Token], *parts: Token) -> ast.NameRef:
         return ast.NameRef(span=self._span(tree), name=".".join(str(p) for p in parts))

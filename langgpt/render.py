@@ -321,7 +321,7 @@ class Renderer:
                         out.extend(self.expand_members(module, branch.body, env))
                         break
             else:
-                for value in self.iterate(module, member.iterable, env, member.span):
+                for value in self.iterate(module, member.iterable.name, env, member.iterable.span):
                     out.extend(self.expand_members(module, member.body, {**env, member.var: value}))
         return out
 
@@ -360,7 +360,7 @@ class Renderer:
                         out.extend(self.entries(module, branch.body, env, numbered, depth))
                         break
             else:
-                for value in self.iterate(module, entry.iterable, env, entry.span):
+                for value in self.iterate(module, entry.iterable.name, env, entry.iterable.span):
                     out.extend(self.entries(module, entry.body, {**env, entry.var: value}, numbered, depth))
         return out
 

@@ -99,7 +99,8 @@ def plain_value(token_type: str, raw: str) -> str:
     prefix = 1 if verbatim else 0
     body = raw[prefix + quote : len(raw) - quote]
     if quote == 3:
-        body = "\n".join(ln.text for ln in _dedent(_split_lines(body, 1, 1)))
+        # same dedent as prose (col > 1: the first line starts after the quotes)
+        body = "\n".join(ln.text for ln in _dedent(_split_lines(body, 1, 1 + prefix + quote)))
     return body if verbatim else _unescape(body)
 
 

@@ -147,11 +147,6 @@ def test_failed_compile_leaves_existing_output_untouched(mode: str, tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.md"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: `-o` naming an existing directory ends in 'internal error: IsADirectoryError' with exit 3 "
-    "instead of a usage error (exit 2)",
-    strict=True,
-)
 def test_output_to_a_directory_is_a_usage_error(tmp_path: Path) -> None:
     run = lgpt("module", "compile", "prompts/roles/poet.lgpt", "-o", str(tmp_path))
     assert run.code == 2
@@ -287,11 +282,6 @@ def test_unknown_entry_exit_2_in_a_process() -> None:
     no_traceback(run)
 
 
-@pytest.mark.xfail(
-    reason="BUG: compile_command lets langgpt.UsageError (unknown --entry) escape; only main() maps it to exit 2, "
-    "so the typer app itself (CliRunner, embedding) sees an unhandled exception and exit 1",
-    strict=True,
-)
 def test_unknown_entry_exit_2_through_the_app() -> None:
     result = CliRunner().invoke(
         app, ["compile", "prompts/weather.lgpt", "--vars", "prompts/weather.vars.json", "-e", "x"]

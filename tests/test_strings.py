@@ -76,11 +76,6 @@ def test_plain_short_string_is_not_dedented() -> None:
     assert render_goals('"   padded   "') == "   padded   "
 
 
-@pytest.mark.xfail(
-    reason="BUG: strings used as values (defaults, record fields, titles) are dedented without the "
-    "'inline first line excluded' rule: plain_value() always treats the first line as column 1",
-    strict=True,
-)
 def test_dedent_of_value_strings_matches_prose() -> None:
     literal = '"""Hello\n    world\n      deeper"""'
     program = langgpt.parse(

@@ -18,9 +18,9 @@ def check(program: Program) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for module in program.modules:
         for examples in module.document.example_sets():
-            fields = _format_fields(module, examples)
+            fields, var_named = _format_fields(module, examples)
             if examples.source is not None:
-                out.extend(_check_source(program, module, examples, fields))
+                out.extend(_check_source(program, module, examples, fields, var_named))
             for record in examples.records:
                 have = {f.name for f in record.fields}
                 for name, span in fields.items():
@@ -56,9 +56,11 @@ def check(program: Program) -> list[Diagnostic]:
     return out
 
 
-def _format_fields(module: Module, examples: ast.Examples) -> dict[str, ast.Span]:
-    """Field names the format strings use, excluding file variables."""
+def _format_fields(module: Module, examples: ast.Examples) -> tuple[dict[str, ast.Span], dict[str, ast.Span]]:
+    """Field names the format strings use, and names that are also file variables (a variable
+    is a row field when the rows have it, so the data decides for those)."""
     fields: dict[str, ast.Span] = {}
+    var_named: dict[str, ast.Span] = {}
     for setting in examples.settings:
         loops: set[str] = set()
         for seg in walk_segments(setting.value.segments):
@@ -68,10 +70,13 @@ def _format_fields(module: Module, examples: ast.Examples) -> dict[str, ast.Span
                 head = seg.name.split(".", 1)[0]
                 found = lookup(module, head)
                 record_field = any(head == f.name for r in examples.records for f in r.fields)
-                if head in loops or (found is not None and isinstance(found.decl, ast.VarDecl) and not record_field):
+                if head in loops:
+                    continue
+                if found is not None and isinstance(found.decl, ast.VarDecl) and not record_field:
+                    var_named.setdefault(head, seg.span)
                     continue
                 fields.setdefault(head, seg.span)
-    return fields
+    return fields, var_named
 
 
 def data_path(program: Program, module: Module, source: ast.ExampleSource) -> tuple[Path | None, str | None]:
@@ -86,7 +91,11 @@ def data_path(program: Program, module: Module, source: ast.ExampleSource) -> tu
 
 
 def _check_source(
-    program: Program, module: Module, examples: ast.Examples, fields: dict[str, ast.Span]
+    program: Program,
+    module: Module,
+    examples: ast.Examples,
+    fields: dict[str, ast.Span],
+    var_named: dict[str, ast.Span],
 ) -> list[Diagnostic]:
     source = examples.source
     assert source is not None
@@ -107,6 +116,9 @@ def _check_source(
         return [Diagnostic("E115", str(exc), source.span, "a JSONL, CSV or TSV file inside the project")]
     out = []
     wanted = dict(fields)
+    # a name some rows have is a field for every row: a row without it must not fall back to the
+    # variable of the same name (that would leak e.g. the gold label into the shots)
+    wanted.update({name: span for name, span in var_named.items() if any(name in row for row in rows)})
     if source.balanced_by:
         wanted.setdefault(source.balanced_by, source.span)
     for name in wanted:

@@ -137,7 +137,7 @@ class _Resolver:
                     self.condition(branch.condition, local)
                     self.members(branch.body, local)
             else:
-                self.use_var(member.iterable, member.span, local)
+                self.use_var(member.iterable.name, member.iterable.span, local)
                 self.members(member.body, local | {member.var})
 
     def body(self, body: ast.Block | ast.Text, local: frozenset[str]) -> None:
@@ -153,7 +153,7 @@ class _Resolver:
                     self.condition(branch.condition, local)
                     self.entries(branch.body, local)
             elif isinstance(entry, ast.EntryFor):
-                self.use_var(entry.iterable, entry.span, local)
+                self.use_var(entry.iterable.name, entry.iterable.span, local)
                 self.entries(entry.body, local | {entry.var})
             elif isinstance(entry, ast.Subsection):
                 self.body(entry.body, local)
