@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import gc
 import json
 import os
-import platform
 import pstats
 import re
 import shlex
@@ -49,6 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import langgpt  # noqa: E402
+from bench.report import machine_info, write_section  # noqa: E402
 
 REPORT = Path("docs/benchmarks.md")
 START_MARK = "<!-- bench:compile:start -->"
@@ -115,40 +114,6 @@ def verdict(ok: bool) -> str:
 
 
 # ----------------------------------------------------------------------------- machine
-
-
-def machine_info() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    physical: set[tuple[str, str]] = set()
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        models = re.findall(r"^model name\s*:\s*(.+)$", text, re.M)
-        if models:
-            cpu = models[0].strip()
-        phys_ids = re.findall(r"^physical id\s*:\s*(\d+)$", text, re.M)
-        core_ids = re.findall(r"^core id\s*:\s*(\d+)$", text, re.M)
-        if phys_ids and len(phys_ids) == len(core_ids):
-            physical = set(zip(phys_ids, core_ids, strict=True))
-    except OSError:
-        pass
-    logical = os.cpu_count() or 0
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = logical
-    cores = f"{logical} logical CPU(s)"
-    if physical:
-        cores += f", {len(physical)} physical core(s)"
-    if usable != logical:
-        cores += f", {usable} usable by this process"
-    return {
-        "cpu": cpu,
-        "cores": cores,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "os": f"{platform.system()} {platform.release()}",
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "langgpt": langgpt.__version__,
-    }
 
 
 def command_line() -> str:
@@ -683,23 +648,7 @@ def build_report(
 
 
 def write_report(section: str) -> None:
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    if REPORT.exists():
-        text = REPORT.read_text(encoding="utf-8")
-        start, end = text.find(START_MARK), text.find(END_MARK)
-        if start != -1 and end > start:
-            text = text[:start] + block + text[end + len(END_MARK) :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        text = (
-            "# Benchmarks\n\n"
-            "Each section below is written by a script in `bench/`; rerun the script to refresh its section.\n\n"
-            + block
-            + "\n"
-        )
-    REPORT.write_text(text, encoding="utf-8")
+    write_section("compile", section)
 
 
 def print_imports(imports: tuple[list[str], list[ImportCost]]) -> None:

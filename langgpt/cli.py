@@ -252,6 +252,7 @@ def import_command(
         str | None,
         typer.Option("--from", help="markdown | json | yaml | openprompt | promptsource (default: from the file name)"),
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print warnings and a summary, not every note.")] = False,
 ) -> None:
     """Convert a prompt from another format into .lgpt source, reporting what was inferred."""
     from langgpt.compiler import check, parse
@@ -283,7 +284,11 @@ def import_command(
     if problems:
         _print_diagnostics(problems, {shown: result.source})
         raise LgptError(f"the importer produced invalid .lgpt for {file}; this is a bug in lgpt")
-    _print_diagnostics(result.notes, {str(file): text})
+    shown_notes = [n for n in result.notes if n.severity.value != "note"] if quiet else list(result.notes)
+    _print_diagnostics(shown_notes, {str(file): text})
+    roles = sum(1 for line in result.source.splitlines() if line.startswith("role "))
+    verbatim = sum(1 for n in result.notes if "verbatim" in n.message)
+    _stderr_console().print(f"imported {file} ({fmt}): {roles} role(s), {verbatim} part(s) kept as verbatim text")
     if output is not None:
         write_atomic(output, result.source)
     else:

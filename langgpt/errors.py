@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import Enum
+from functools import lru_cache
 
 from langgpt.ast import Span
 from langgpt.records import Record
@@ -143,8 +144,14 @@ def format_diagnostic(diag: Diagnostic, sources: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
+@lru_cache(maxsize=16)
+def _lines_of(text: str) -> list[str]:
+    """Lines of a source, split once: one run can report thousands of diagnostics on one file."""
+    return text.splitlines()
+
+
 def _source_excerpt(text: str, span: Span) -> list[str]:
-    source_lines = text.splitlines()
+    source_lines = _lines_of(text)
     if not 1 <= span.line <= len(source_lines):
         return []
     line = source_lines[span.line - 1].replace("\t", " ")
