@@ -638,7 +638,13 @@ class _ToAst:
         text = str(tok)
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
         if isinstance(value, float) and not math.isfinite(value):
-            raise DiagnosticError([Diagnostic("E001", f"number `{text}` is out of range", self._span(tok), "a number a 64-bit float can hold")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E001", f"number `{text}` is out of range", self._span(tok), "a number a 64-bit float can hold"
+                    )
+                ]
+            )
         return ast.NumValue(span=self._span(tok), value=value, text=text)
 
     def rule_true_value(self, tree: Tree[Token], tok: Token) -> ast.BoolValue:

@@ -298,7 +298,9 @@ class Renderer:
             if parent is not None:
                 base = self.role(parent.module, parent.decl)  # type: ignore[arg-type]
                 sections = [
-                    RSection(s.key, s.canonical, s.title, list(s.body) if isinstance(s.body, list) else s.body, s.layout)
+                    RSection(
+                        s.key, s.canonical, s.title, list(s.body) if isinstance(s.body, list) else s.body, s.layout
+                    )
                     for s in base.sections
                 ]
         own: set[str] = set()

@@ -40,7 +40,9 @@ def test_formatting_never_changes_compiled_output(path: Path, monkeypatch: pytes
     monkeypatch.chdir(ROOT)
     rel = str(path.relative_to(ROOT))
     text = path.read_text(encoding="utf-8")
-    messy = "\n".join(("    " + line) if line.strip() and not line.lstrip().startswith('"') else line for line in text.splitlines())
+    messy = "\n".join(
+        ("    " + line) if line.strip() and not line.lstrip().startswith('"') else line for line in text.splitlines()
+    )
     try:
         langgpt.parse(messy, rel, path.parent)
     except langgpt.DiagnosticError:
@@ -85,7 +87,12 @@ train { lr: 2e-5  metrics: [accuracy,macro_f1]   init: text(R) }
 def test_layout_comments_and_idempotence() -> None:
     once = format_source(UGLY)
     assert format_source(once) == once
-    for comment in ("# header comment", "# trailing", "# leading comment in the role", "# comment before the closing brace"):
+    for comment in (
+        "# header comment",
+        "# trailing",
+        "# leading comment in the role",
+        "# comment before the closing brace",
+    ):
         assert comment in once
     assert "  rules += {\n    - one  # kept as text, not a comment\n      - nested\n" in once
     assert "    # comment before the closing brace\n  }" in once
@@ -94,14 +101,22 @@ def test_layout_comments_and_idempotence() -> None:
     assert shape(langgpt.parse(once).document) == shape(langgpt.parse(UGLY).document)
 
 
-_ITEM = st.text(alphabet=st.sampled_from("abc xyz 规则 ,.:!?-#"), min_size=1, max_size=20).map(str.strip).filter(lambda s: s and s[0] not in "-#")
+_ITEM = (
+    st.text(alphabet=st.sampled_from("abc xyz 规则 ,.:!?-#"), min_size=1, max_size=20)
+    .map(str.strip)
+    .filter(lambda s: s and s[0] not in "-#")
+)
 
 
 @st.composite
 def lgpt_source(draw: st.DrawFn) -> str:
-    lines = ["lgpt 1", "var flag: bool = true", "var xs: list[text] = [\"a\", \"b\"]"]
+    lines = ["lgpt 1", "var flag: bool = true", 'var xs: list[text] = ["a", "b"]']
     lines.append("role R {")
-    for name in draw(st.lists(st.sampled_from(["rules", "skills", "goals", "workflow", "notes"]), min_size=1, max_size=4, unique=True)):
+    for name in draw(
+        st.lists(
+            st.sampled_from(["rules", "skills", "goals", "workflow", "notes"]), min_size=1, max_size=4, unique=True
+        )
+    ):
         indent = " " * draw(st.integers(1, 6))
         lines.append(f"{indent}{name} {{")
         for _ in range(draw(st.integers(1, 4))):
@@ -121,7 +136,7 @@ def lgpt_source(draw: st.DrawFn) -> str:
             else:
                 lines.append(f'{pad}"""{text}\n{pad}  second line"""')
         lines.append(f"{indent}}}")
-    lines += ["  flagged_use \"{if flag}yes{end}\"", "}"]
+    lines += ['  flagged_use "{if flag}yes{end}"', "}"]
     return "\n".join(lines) + "\n"
 
 
@@ -156,6 +171,8 @@ def test_cli_check_diff_and_write(tmp_path: Path) -> None:
 def test_cli_reports_syntax_errors_without_touching_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.lgpt"
     path.write_text("lgpt 1\nrole R {\n", encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "langgpt.cli", "fmt", str(path)], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "langgpt.cli", "fmt", str(path)], capture_output=True, text=True, cwd=ROOT
+    )
     assert run.returncode == 1 and "E001" in run.stderr and "Traceback" not in run.stderr
     assert path.read_text() == "lgpt 1\nrole R {\n"

@@ -57,7 +57,7 @@ def test_samples_import_structurally_not_as_one_blob(path: Path) -> None:
 
 def test_sections_fields_and_lists_are_recognised() -> None:
     text = "# Role: Coach\n\n## Profile\n- Author: me\n- Version: 2\n\n## Rules\n1. one\n2. two\n   - nested\n\n## Workflow\n1. a\n2. b\n"
-    source, program, _ = round_trip(text)
+    _, program, _ = round_trip(text)
     role = program.document.roles()[0]
     assert role.name == "Coach"
     kinds = {s.name: s for s in role.members if isinstance(s, langgpt.ast.Section)}
@@ -84,9 +84,9 @@ def test_dialects_and_misspellings_map_to_known_sections() -> None:
 def test_slots_become_variables_with_the_slot_as_default() -> None:
     text = "# Role: Planner\n\n## Rules\n- Plan for {{traveller}} going to {city} on [travel_dates].\n"
     result = import_text(text, "x.md")
-    assert "var traveller: text = \"{{traveller}}\"" in result.source
-    assert "var city: text = \"{city}\"" in result.source
-    assert "var travel_dates: text = \"[travel_dates]\"" in result.source
+    assert 'var traveller: text = "{{traveller}}"' in result.source
+    assert 'var city: text = "{city}"' in result.source
+    assert 'var travel_dates: text = "[travel_dates]"' in result.source
     warning = next(n for n in result.notes if n.code == "W301")
     assert "traveller" in warning.message and "city" in warning.message
     program = langgpt.parse(result.source, "x.lgpt")
@@ -128,7 +128,9 @@ def test_crlf_and_bom_input() -> None:
     assert normalise(markdown) == normalise(text.lstrip("\ufeff"))
 
 
-_WORDS = st.text(alphabet=st.sampled_from("abcdefghij KLMNOP 规则工作流程 ,.:;!?()[]{}<>\"'\\/#*_-1234"), min_size=1, max_size=30)
+_WORDS = st.text(
+    alphabet=st.sampled_from("abcdefghij KLMNOP 规则工作流程 ,.:;!?()[]{}<>\"'\\/#*_-1234"), min_size=1, max_size=30
+)
 _LINE = _WORDS.map(str.strip).filter(bool)
 
 
@@ -136,14 +138,28 @@ _LINE = _WORDS.map(str.strip).filter(bool)
 def langgpt_markdown(draw: st.DrawFn) -> str:
     name = draw(st.sampled_from(["Helper", "Tutor", "诗人", "Data_Analyst"]))
     parts = [f"# Role: {name}", ""]
-    for title in draw(st.lists(st.sampled_from(["Profile", "Rules", "Workflow", "Goals", "背景", "Custom Notes", "Skills:"]), min_size=1, max_size=4)):
+    for title in draw(
+        st.lists(
+            st.sampled_from(["Profile", "Rules", "Workflow", "Goals", "背景", "Custom Notes", "Skills:"]),
+            min_size=1,
+            max_size=4,
+        )
+    ):
         parts += [f"## {title}"]
         if draw(st.booleans()):
             parts.append("")
         for _ in range(draw(st.integers(1, 4))):
             kind = draw(st.sampled_from(["bullet", "number", "nested", "prose", "field"]))
             line = draw(_LINE)
-            parts.append({"bullet": f"- {line}", "number": f"1. {line}", "nested": f"  - {line}", "prose": line, "field": f"- Key: {line}"}[kind])
+            parts.append(
+                {
+                    "bullet": f"- {line}",
+                    "number": f"1. {line}",
+                    "nested": f"  - {line}",
+                    "prose": line,
+                    "field": f"- Key: {line}",
+                }[kind]
+            )
         parts.append("")
     return "\n".join(parts)
 
@@ -159,10 +175,20 @@ def test_cli_import_writes_a_file_that_compiles_back(tmp_path: Path) -> None:
     src = tmp_path / "in.md"
     src.write_text("# Role: X\n\n## Rules\n- keep {{tone}}\n", encoding="utf-8")
     out = tmp_path / "out.lgpt"
-    run = subprocess.run([sys.executable, "-m", "langgpt.cli", "import", str(src), "-o", str(out)], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "langgpt.cli", "import", str(src), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     assert "W301" in run.stderr and "I301" in run.stderr and "Traceback" not in run.stderr
-    back = subprocess.run([sys.executable, "-m", "langgpt.cli", "compile", str(out), "-t", "markdown", "--root", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    back = subprocess.run(
+        [sys.executable, "-m", "langgpt.cli", "compile", str(out), "-t", "markdown", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert back.returncode == 0, back.stderr
     assert normalise(back.stdout) == normalise(src.read_text(encoding="utf-8"))
 
@@ -170,5 +196,7 @@ def test_cli_import_writes_a_file_that_compiles_back(tmp_path: Path) -> None:
 def test_cli_import_rejects_an_unknown_suffix(tmp_path: Path) -> None:
     src = tmp_path / "in.docx"
     src.write_text("x", encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "langgpt.cli", "import", str(src)], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "langgpt.cli", "import", str(src)], capture_output=True, text=True, cwd=ROOT
+    )
     assert run.returncode == 2 and "--from" in run.stderr and "Traceback" not in run.stderr

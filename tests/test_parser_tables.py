@@ -48,7 +48,7 @@ def test_fast_lexer_gives_the_same_tree_as_lark(path: Path) -> None:
     [
         'lgpt 1\nrole R {\n  rules {\n    - a "quoted" word # not a comment\n    1. numbered\n  }\n}\n',
         "lgpt 1\nvar label: label {negative, positive}\nvar x: int = -3\n",
-        'lgpt 1\ntrain { lr: 2e-5 epochs: 3 metrics: [accuracy, macro_f1] init: text(R) r: random(seed=3) }\n',
+        "lgpt 1\ntrain { lr: 2e-5 epochs: 3 metrics: [accuracy, macro_f1] init: text(R) r: random(seed=3) }\n",
         "lgpt 1\nrole R {\n  rules { - unterminated }\n",
         'lgpt 1\nrole R {\n  profile {\n    作者："某人"\n  }\n}\n',
     ],
