@@ -394,7 +394,7 @@ def parse_line(line: str) -> list[_Piece]:
 class _Var:
     name: str
     kind: str  # placeholder | meta
-    field: str
+    source: str  # the placeholder or meta name as written
     lines: list[int] = field(default_factory=list)
 
 
@@ -478,13 +478,12 @@ def import_text(text: str, path: str) -> ImportResult:
     out = ["lgpt 1", "", f"# Imported from OpenPrompt templates ({len(parsed)} template(s)).", ""]
     for var in variables.values():
         what = "placeholder" if var.kind == "placeholder" else "meta field"
-        out.append(f"var {var.name}: text {quote(f'OpenPrompt {what} {var.field}')}")
-        first = var.lines[0]
+        out.append(f"var {var.name}: text {quote(f'OpenPrompt {what} {var.source}')}")
         notes.append(
             Diagnostic(
                 "I301",
-                f"variable `{var.name}` from OpenPrompt {what} `{var.field}` (line(s) {', '.join(map(str, var.lines))})",
-                line_span(path, first, 1, 2),
+                f"variable `{var.name}` from OpenPrompt {what} `{var.source}` (line(s) {', '.join(map(str, var.lines))})",
+                line_span(path, var.lines[0], 1, 2),
             )
         )
     for index, (number, line, pieces) in enumerate(parsed, start=1):
@@ -507,7 +506,14 @@ def import_text(text: str, path: str) -> ImportResult:
                 init = "random(seed=0)"
             else:  # mixed: one init per group, in order
                 init = ", ".join(f"words({quote(p.value)})" if p.value else "random(seed=0)" for p in softs)
-            out += ["", f"soft_prompt {block} {{", "  method: prompt_tuning", f"  tokens: {tokens}", f"  init: {init}", "}"]
+            out += [
+                "",
+                f"soft_prompt {block} {{",
+                "  method: prompt_tuning",
+                f"  tokens: {tokens}",
+                f"  init: {init}",
+                "}",
+            ]
             cols = ", ".join(str(p.start + 1) for p in softs)
             notes.append(
                 Diagnostic(
@@ -534,7 +540,7 @@ def import_text(text: str, path: str) -> ImportResult:
                 )
     if variables:
         first = min((v for v in variables.values()), key=lambda v: v.lines[0])
-        shown = ", ".join(f"`{v.field}`" for v in variables.values())
+        shown = ", ".join(f"`{v.source}`" for v in variables.values())
         notes.append(
             Diagnostic(
                 "W301",
