@@ -70,6 +70,13 @@ def decode(
     quote = {"STRING": 1, "LONG_STRING": 3, "RAW_STRING": 1, "RAW_LONG_STRING": 3}.get(token_type, 0)
     prefix = 1 if verbatim else 0
     body = raw[prefix + quote : len(raw) - quote] if quote else raw.rstrip()
+    if quote < 3 and "\n" not in body and (verbatim or _SPECIAL.search(body) is None):
+        # the common case, a line of plain text: one segment, no scanning
+        start = col + prefix + quote
+        span = Span(file=file, line=line, col=col, end_line=line, end_col=col + len(raw))
+        inner = Span(file=file, line=line, col=start, end_line=line, end_col=start + len(body))
+        segments_: tuple[Segment, ...] = (TextSeg(span=inner, text=body),) if body else ()
+        return Text(span=span, segments=segments_, literal=raw, verbatim=verbatim)
     lines = _split_lines(body, line, col + prefix + quote)
     if quote == 3:
         lines = _dedent(lines)
