@@ -57,7 +57,7 @@ def shape(node: Any) -> Any:
 
 class _Printer:
     def __init__(self, source: str, comments: tuple[ast.Comment, ...], closers: list[tuple[int, int]]) -> None:
-        self.lines = source.splitlines()
+        self.lines = source.split("\n")  # the parser's notion of lines: "\r" or "\u2028" inside strings are not breaks
         self.closers = sorted(closers)
         self.pending = sorted(comments, key=lambda c: (c.span.line, c.span.col))
         self.out: list[str] = []
@@ -384,8 +384,15 @@ def quote(text: str) -> str:
     return f'"{escaped}"'
 
 
+# Words the parser may read as keywords where a key can stand: such keys are written quoted.
+_KEYWORDS = frozenset(
+    "lgpt import as var role extends if elif else for in not and or true false examples from pick seed "
+    "balanced by template verbalizer soft_prompt train".split()
+)
+
+
 def key_text(key: str) -> str:
-    return key if _IDENT.match(key) else quote(key)
+    return key if _IDENT.match(key) and key not in _KEYWORDS else quote(key)
 
 
 def type_text(t: ast.TypeRef) -> str:
