@@ -386,8 +386,34 @@ def quote(text: str) -> str:
 
 # Words the parser may read as keywords where a key can stand: such keys are written quoted.
 _KEYWORDS = frozenset(
-    "lgpt import as var role extends if elif else for in not and or true false examples from pick seed "
-    "balanced by template verbalizer soft_prompt train".split()
+    [
+        "lgpt",
+        "import",
+        "as",
+        "var",
+        "role",
+        "extends",
+        "if",
+        "elif",
+        "else",
+        "for",
+        "in",
+        "not",
+        "and",
+        "or",
+        "true",
+        "false",
+        "examples",
+        "from",
+        "pick",
+        "seed",
+        "balanced",
+        "by",
+        "template",
+        "verbalizer",
+        "soft_prompt",
+        "train",
+    ]
 )
 
 
