@@ -100,6 +100,23 @@ def test_text_that_looks_like_syntax_stays_literal() -> None:
     assert normalise(markdown) == normalise(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# Role: X\n\n## Notes\n{# not a comment #} and {if x} and {end} {else} {x}\n",
+        "# Role: X\n## A\n## A\n## a\n## Rules\n## rules\n",
+        "# Role: X\n\n## Notes\n```\nunclosed fence\n## not a heading\n",
+        "# Role: X\n\n## Notes\n    all indented\n    lines here\n",
+        "#Role:X\n##Rules\n-x\n",
+        "",
+    ],
+    ids=["tag-words", "repeated-titles", "unclosed-fence", "indented-prose", "no-spaces", "empty"],
+)
+def test_awkward_inputs_round_trip(text: str) -> None:
+    _, _, markdown = round_trip(text)
+    assert normalise(markdown) == normalise(text)
+
+
 def test_fenced_code_keeps_hash_lines_out_of_the_heading_structure() -> None:
     text = "# Role: Shell\n\n## Examples\n```bash\n# not a heading\necho hi\n```\n\n## Rules\n- be safe\n"
     _, program, markdown = round_trip(text)

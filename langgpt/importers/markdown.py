@@ -22,7 +22,7 @@ from langgpt.errors import Diagnostic
 from langgpt.fmt import quote
 from langgpt.importers import ImportResult
 from langgpt.render import REntry, RField, RItem, RPara, RSection, RSub
-from langgpt.sections import TITLES, canonical, humanize, title_for
+from langgpt.sections import TITLES, canonical, humanize, section_key, title_for
 from langgpt.targets.text import section_body
 
 _HEADING = re.compile(r"^(#{1,6})(\s*)(.*?)\s*$")
@@ -32,6 +32,7 @@ _ITEM = re.compile(r"^( *)(-|\d+\.) (\S.*)$")
 _FIELD = re.compile(r"^- ([^:：\n]+?): (\S.*)$")
 _NAME = re.compile(r"[^\W\d]\w*\Z")
 _SLOT = re.compile(r"\{\{\s*([^\W\d]\w*)\s*\}\}|\{([^\W\d]\w*)\}|\[([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)\]")
+_TAG_WORDS = frozenset({"if", "elif", "else", "end", "for"})
 _REF = re.compile(r"<([^<>\n{}\s][^<>\n{}]{0,60})>")
 
 
@@ -275,9 +276,9 @@ class _Writer:
         key_text = re.split(r"[:：]", section.title, maxsplit=1)[0].strip()
         canon = canonical(key_text) if key_text else None
         name = canon if canon and canon not in used else _identifier(key_text, "section")
-        while name in used or (canonical(name) is not None and canonical(name) in used):
+        while section_key(name, canonical(name)) in used:  # the key the duplicate check compares
             name = f"{name}_{len(used) + 1}"
-        used.add(canonical(name) or name)
+        used.add(section_key(name, canonical(name)))
         if canon and key_text.lower() != TITLES.get(canon, "").lower():
             self.note("I301", section.line, f"`{section.heading}` recognised as {TITLES[canon]}")
         return name, None if verbatim else structure(section.body, canonical(name))
@@ -349,6 +350,8 @@ class _Writer:
         out: list[str] = []
         index = 0
         for m in _SLOT.finditer(text):
+            if (m.group(1) or m.group(2) or m.group(3)) in _TAG_WORDS:
+                continue  # `{end}`, `{else}`: text that looks like a control tag stays text
             out.append(self._escape_plain(text[index : m.start()], refs))
             out.append("{" + self.slot(m.group(0), m.group(1) or m.group(2) or m.group(3)) + "}")
             index = m.end()
