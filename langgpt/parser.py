@@ -26,7 +26,7 @@ from langgpt.sections import canonical
 from langgpt.strings import decode, plain_value
 
 SUPPORTED_VERSIONS = (1,)
-TEXT_TOKENS = ("STRING", "LONG_STRING", "RAW_STRING", "RAW_LONG_STRING", "LINE_TEXT")
+TEXT_TOKENS = ("TEXT", "LINE_TEXT")
 
 _lock = threading.Lock()
 _local = threading.local()  # per-thread sinks for comments and `}` seen by the lexer during one parse
@@ -160,11 +160,9 @@ _TOKEN_WORDS = {
     "NAME": "a name",
     "INT": "an integer",
     "SIGNED_NUMBER": "a number",
-    "STRING": "a string",
-    "LONG_STRING": "a string",
-    "RAW_STRING": "a string",
-    "RAW_LONG_STRING": "a string",
+    "TEXT": "a string",
     "LINE_TEXT": "text",
+    "AT": "`@`",
     "ITEM_MARK": "a list item (`- text` or `1. text`)",
     "FIELD_COLON": "`:`",
     "TRUE": "`true`",

@@ -66,6 +66,7 @@ def decode(
     parse_condition: ConditionParser,
 ) -> Text:
     """Turn a string token (or unquoted line text) into a ``Text`` node."""
+    token_type = text_kind(raw) if token_type == "TEXT" else token_type
     verbatim = token_type.startswith("RAW")
     quote = {"STRING": 1, "LONG_STRING": 3, "RAW_STRING": 1, "RAW_LONG_STRING": 3}.get(token_type, 0)
     prefix = 1 if verbatim else 0
@@ -91,6 +92,17 @@ def decode(
     return Text(span=span, segments=segments, literal=raw, verbatim=verbatim)
 
 
+def text_kind(raw: str) -> str:
+    """Which of the four string forms a TEXT token is, from its quotes."""
+    if raw.startswith('r"""'):
+        return "RAW_LONG_STRING"
+    if raw.startswith('r"'):
+        return "RAW_STRING"
+    if raw.startswith('"""') and len(raw) >= 6:
+        return "LONG_STRING"
+    return "STRING"
+
+
 def decode_lines(literal: str) -> list[str]:
     """The lines of a triple-quoted literal after dedent, escapes and tags left as written (the
     formatter re-indents these)."""
@@ -101,6 +113,7 @@ def decode_lines(literal: str) -> list[str]:
 
 def plain_value(token_type: str, raw: str) -> str:
     """The value of a string used as data (import paths, descriptions): escapes applied, no tags."""
+    token_type = text_kind(raw) if token_type == "TEXT" else token_type
     verbatim = token_type.startswith("RAW")
     quote = 3 if "LONG" in token_type else 1
     prefix = 1 if verbatim else 0
