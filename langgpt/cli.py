@@ -135,8 +135,14 @@ def _read_vars_file(path: Path) -> dict[str, Any]:
 
 
 def _require_writable(output: Path | None) -> None:
-    if output is not None and output.is_dir():
+    """-o replaces a file atomically (rename over it), so it must name a regular file or nothing:
+    renaming over /dev/null, a FIFO or a directory would destroy it."""
+    if output is None:
+        return
+    if output.is_dir():
         _usage_error(f"-o {output} is a directory; give a file name")
+    if output.exists() and not output.is_file():
+        _usage_error(f"-o {output} is not a regular file; write to a file, or leave out -o to print")
 
 
 def _require_file(path: Path) -> None:

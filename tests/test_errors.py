@@ -325,6 +325,39 @@ CASES: list[tuple[str, str, str, str, int, int]] = [
         1,
         10,
     ),
+    ("W205-unknown-annotation", "@colour(red)\nrole A {\n  goals {\n    - g\n  }\n}\n", "check", "W205", 1, 2),
+    (
+        "E120-annotation-setting-type",
+        '@markdown(space="two")\nrole A {\n  goals {\n    - g\n  }\n}\n',
+        "check",
+        "E120",
+        1,
+        17,
+    ),
+    (
+        "E120-unknown-annotation-setting",
+        "role A {\n  @markdown(size=3)\n  goals {\n    - g\n  }\n}\n",
+        "check",
+        "E120",
+        2,
+        13,
+    ),
+    (
+        "W203-not-for-an-earlier-section",
+        "role A {\n  goals {\n    - g\n  }\n  goals += {\n    - h\n  }\n  rules += {\n    - r\n  }\n}\n",
+        "check",
+        "W203",
+        8,
+        3,
+    ),
+    (
+        "E001-keyword-section-after-string-is-fine-but-bad-item",
+        'role A {\n  rules "x"\n  examples "y"\n  - z\n}\n',
+        "parse",
+        "E001",
+        4,
+        3,
+    ),
 ]
 
 

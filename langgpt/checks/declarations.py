@@ -4,6 +4,7 @@ section names, template members."""
 from __future__ import annotations
 
 from langgpt import ast
+from langgpt.checks.walk import entries, role_sections
 from langgpt.errors import Diagnostic
 from langgpt.loader import Program
 from langgpt.sections import TITLES, misspelling_of, section_key
@@ -22,6 +23,7 @@ def check(program: Program) -> list[Diagnostic]:
                 out.extend(_variable(decl))
             elif isinstance(decl, ast.Role):
                 out.extend(_role(decl))
+                out.extend(_annotations(decl))
             elif isinstance(decl, ast.Template):
                 out.extend(_template(decl))
     return out
@@ -112,6 +114,50 @@ def _role(role: ast.Role) -> list[Diagnostic]:
                 )
             )
         out.extend(_duplicate_fields(member))
+    return out
+
+
+#: @markdown(...) settings and the kind of value each takes
+MARKDOWN_SETTINGS: dict[str, type] = {"heading": str, "before": str, "space": int, "gap": int}
+
+
+def _annotations(role: ast.Role) -> list[Diagnostic]:
+    """Annotations on the role, its sections and sub-sections: known names, known settings, right types."""
+    notes = list(role.annotations)
+    for section in role_sections(role.members):
+        notes.extend(section.annotations)
+        for entry in entries(section.body):
+            if isinstance(entry, ast.Subsection):
+                notes.extend(entry.annotations)
+    out = []
+    for note in notes:
+        if note.func != "markdown":
+            out.append(
+                Diagnostic("W205", f"unknown annotation `@{note.func}`", note.span, "`@markdown(...)`", "it is ignored")
+            )
+            continue
+        for arg in note.args:
+            wanted = MARKDOWN_SETTINGS.get(arg.name or "")
+            if wanted is None:
+                shown = ", ".join(MARKDOWN_SETTINGS)
+                out.append(
+                    Diagnostic(
+                        "E120",
+                        f"unknown @markdown setting `{arg.name or '(positional)'}`",
+                        arg.span,
+                        f"one of {shown}, written name=value",
+                    )
+                )
+                continue
+            value = arg.value
+            ok = (
+                isinstance(value, ast.StrValue)
+                if wanted is str
+                else (isinstance(value, ast.NumValue) and isinstance(value.value, int) and value.value >= 0)
+            )
+            if not ok:
+                kind = "a string" if wanted is str else "a whole number, 0 or more"
+                out.append(Diagnostic("E120", f"@markdown setting `{arg.name}` takes {kind}", value.span, kind))
     return out
 
 

@@ -32,26 +32,27 @@ def check(program: Program) -> list[Diagnostic]:
 
 
 def _appends_without_base(module: Module) -> list[Diagnostic]:
-    """W203: `+=` on a section the role does not inherit (it then simply defines the section)."""
+    """W203: `+=` on a section that neither the base role nor an earlier section of the role has (it
+    then simply defines the section)."""
     out = []
     for role in module.document.roles():
-        inherited = _inherited_keys(module, role, 0)
+        known = _inherited_keys(module, role, 0)
         for member in role.members:
-            if (
-                isinstance(member, ast.Section)
-                and member.append
-                and section_key(member.name, member.canonical) not in inherited
-            ):
+            if not isinstance(member, ast.Section):
+                continue
+            key = section_key(member.name, member.canonical)
+            if member.append and key not in known:
                 base = f"base role `{role.extends.name}`" if role.extends else "role (it extends nothing)"
                 out.append(
                     Diagnostic(
                         "W203",
                         f"`{member.name} +=` appends to a section the {base} does not have",
                         member.span,
-                        "a section inherited from the base role",
+                        "a section inherited from the base role or defined earlier in this role",
                         f"drop the `+=` to define `{member.name}` here",
                     )
                 )
+            known.add(key)
     return out
 
 

@@ -90,6 +90,8 @@ def read_roles(lines: list[str]) -> list[_Role]:
         while inner_end < len(headings) and headings[inner_end][0] < end:
             inner_end += 1
         before = _trim(lines[:index]) if n == 0 else []
+        if before and _trailing_blanks(lines[:index]):
+            before.append("")  # the blank line between the preface and the role heading
         m = _ROLE.match(text)
         name = (m.group(1) or "").strip() if m else text.strip()
         role = _Role(lines[index].rstrip(), name or "Role", index + 1, before)
