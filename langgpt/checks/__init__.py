@@ -6,11 +6,11 @@ every diagnostic in a stable order, so one run reports every problem it can find
 
 from __future__ import annotations
 
-from langgpt.checks import declarations, examples, names, references
+from langgpt.checks import configs, declarations, examples, names, references
 from langgpt.errors import Diagnostic, sort_diagnostics
 from langgpt.loader import Program
 
-PASSES = (declarations.check, names.check, references.check, examples.check)
+PASSES = (declarations.check, names.check, references.check, examples.check, configs.check)
 
 
 def run_checks(program: Program) -> list[Diagnostic]:
