@@ -26,8 +26,8 @@ def quiet_environment() -> None:
     try:
         from transformers.utils import logging
 
-        logging.disable_progress_bar()
-        logging.set_verbosity_error()
+        logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     except ImportError:  # pragma: no cover - transformers missing is reported by the loaders
         pass
 
