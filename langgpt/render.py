@@ -89,11 +89,13 @@ class Context:
         *,
         from_cli: frozenset[str] = frozenset(),
         answer: str | None = None,
+        shot_limits: dict[str, int] | None = None,
     ) -> None:
         self.program = program
         self.values = dict(values or {})
         self.from_cli = from_cli
         self.answer = answer
+        self.shot_limits = dict(shot_limits or {})  # example set -> most shots to render (token budgets)
         self.problems: list[Diagnostic] = []
         self._typed: dict[tuple[int, str], VarValue] = {}
         self._roles: dict[tuple[int, str], RenderedRole] = {}
@@ -400,7 +402,9 @@ class Renderer:
         """Each shot rendered through every format setting (format, input, output, ...)."""
         settings = {s.name: s.value for s in examples.settings}
         rendered = []
-        for row in self.shot_rows(module, examples):
+        rows = self.shot_rows(module, examples)
+        limit = self.ctx.shot_limits.get(examples.name)
+        for row in rows[:limit] if limit is not None else rows:
             env = self.shot_env(module, row)
             shot = {name: self.text(module, text, env) for name, text in settings.items() if name != "separator"}
             if "format" not in shot:

@@ -63,6 +63,15 @@ def _variable(var: ast.VarDecl) -> list[Diagnostic]:
         out.append(
             Diagnostic("E103", f"label set of `{var.name}` names a label twice", var.type.span, "distinct label names")
         )
+    if var.truncate is not None and var.type.name != "text":
+        out.append(
+            Diagnostic(
+                "E401",
+                f"`truncate` applies to text variables; `{var.name}` is {var.type.describe()}",
+                var.span,
+                "a `text` variable",
+            )
+        )
     if var.default is not None:
         try:
             check_value(literal_value(var.default), var.type)
