@@ -159,7 +159,10 @@ def _require_file(path: Path) -> None:
 def compile_command(
     file: Annotated[Path, typer.Argument(help="The .lgpt file to compile.")],
     target: Annotated[
-        str, typer.Option("--target", "-t", help="text | messages | markdown | json | yaml | ast")
+        str,
+        typer.Option(
+            "--target", "-t", help="text | messages | markdown | json | yaml | ast | verbalizer | peft | dataset"
+        ),
     ] = "text",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here (atomically) instead of stdout.")
@@ -189,12 +192,43 @@ def compile_command(
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow a model folder's own Python code (off by default).")
     ] = False,
+    block: Annotated[
+        str | None, typer.Option("--block", help="verbalizer / soft_prompt block to compile (default: the only one).")
+    ] = None,
+    config_only: Annotated[
+        bool, typer.Option("--config-only", help="peft: write the adapter config and init text, no weights.")
+    ] = False,
+    data: Annotated[Path | None, typer.Option("--data", help="dataset: JSONL, CSV, TSV or HF datasets folder.")] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="dataset: put bad rows in a rejects file instead of stopping.")
+    ] = False,
+    rejects: Annotated[Path | None, typer.Option("--rejects", help="dataset: where rejected rows go.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="dataset: jsonl | hf")] = "jsonl",
 ) -> None:
     """Compile FILE to a target and print it (or write it with -o)."""
     from langgpt.compiler import TEXT_TARGETS, compile, load
 
+    if target in TRAINING_TARGETS:
+        _compile_training(
+            file,
+            target,
+            output,
+            var,
+            vars_file,
+            entry,
+            root,
+            model,
+            block,
+            config_only,
+            data,
+            skip_bad,
+            rejects,
+            output_format,
+        )
+        return
     if target not in TEXT_TARGETS:
-        _usage_error(f"unknown target `{target}` (choose from {', '.join(TEXT_TARGETS)})")
+        choices = ", ".join((*TEXT_TARGETS, *TRAINING_TARGETS))
+        _usage_error(f"unknown target `{target}` (choose from {choices})")
     if max_tokens is not None and target not in ("text", "messages"):
         _usage_error("--max-tokens applies to the text and messages targets")
     _require_file(file)
@@ -221,6 +255,96 @@ def compile_command(
         if sys.stdout.isatty() and not result.output.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
+
+
+TRAINING_TARGETS = ("verbalizer", "peft", "dataset")
+
+
+def _compile_training(
+    file: Path,
+    target: str,
+    output: Path | None,
+    var: list[str] | None,
+    vars_file: Path | None,
+    entry: str | None,
+    root: Path | None,
+    model: str | None,
+    block: str | None,
+    config_only: bool,
+    data: Path | None,
+    skip_bad: bool,
+    rejects: Path | None,
+    output_format: str,
+) -> None:
+    """The targets that need a tokenizer or a model (they import transformers, only here)."""
+    from langgpt.compiler import load
+
+    _require_file(file)
+    if target in ("peft", "dataset") and output is None:
+        _usage_error(f"--target {target} writes files: give -o OUTPUT")
+    if target == "dataset" and data is None:
+        _usage_error("--target dataset needs --data FILE")
+    if target == "verbalizer":
+        _require_writable(output)
+    values, _ = _parse_vars(var or [], vars_file)
+    sources: dict[str, str] = {}
+    console = _stderr_console()
+    try:
+        program = load(file, root)
+        sources = program.sources
+        if target == "verbalizer":
+            from langgpt.training import compile_verbalizer
+
+            verbalizer = compile_verbalizer(program, name=block, model=model)
+            _print_diagnostics(verbalizer.warnings, sources)
+            if output is not None:
+                write_atomic(output, verbalizer.output)
+            else:
+                sys.stdout.write(verbalizer.output)
+        elif target == "peft":
+            from langgpt.training import compile_peft
+
+            assert output is not None
+            adapter = compile_peft(
+                program, output=output, name=block, model=model, config_only=config_only, variables=values
+            )
+            _print_diagnostics(adapter.warnings, sources)
+            console.print(
+                f"wrote {adapter.method} adapter ({adapter.tokens} virtual tokens, init {adapter.init_kind}) to {output}"
+            )
+        else:
+            from langgpt.training import compile_dataset
+
+            assert output is not None and data is not None
+            if output_format not in ("jsonl", "hf"):
+                _usage_error("--format must be jsonl or hf")
+            result = compile_dataset(
+                program,
+                data=data,
+                output=output,
+                entry=entry,
+                model=model,
+                output_format=output_format,
+                skip_bad=skip_bad,
+                rejects=rejects,
+                variables=values,
+                progress=sys.stderr.isatty(),
+            )
+            console.print(_dataset_summary(result, output))
+    except UsageError as exc:
+        _usage_error(str(exc))
+    except DiagnosticError as exc:
+        _print_diagnostics(exc.diagnostics, sources or _sources_of(exc))
+        raise typer.Exit(EXIT_DIAGNOSTICS) from None
+
+
+def _dataset_summary(result: Any, output: Path) -> str:
+    rows = getattr(result, "rows", "?")
+    rejected = getattr(result, "rejected", 0)
+    text = f"wrote {rows} row(s) to {output}"
+    if rejected:
+        text += f"; {rejected} bad row(s) went to {getattr(result, 'rejects', 'the rejects file')}"
+    return text
 
 
 def _compile_within(
