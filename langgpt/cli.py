@@ -330,21 +330,12 @@ def _compile_training(
                 variables=values,
                 progress=sys.stderr.isatty(),
             )
-            console.print(_dataset_summary(result, output))
+            console.print(result.summary())
     except UsageError as exc:
         _usage_error(str(exc))
     except DiagnosticError as exc:
         _print_diagnostics(exc.diagnostics, sources or _sources_of(exc))
         raise typer.Exit(EXIT_DIAGNOSTICS) from None
-
-
-def _dataset_summary(result: Any, output: Path) -> str:
-    rows = getattr(result, "rows", "?")
-    rejected = getattr(result, "rejected", 0)
-    text = f"wrote {rows} row(s) to {output}"
-    if rejected:
-        text += f"; {rejected} bad row(s) went to {getattr(result, 'rejects', 'the rejects file')}"
-    return text
 
 
 def _compile_within(

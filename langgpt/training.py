@@ -12,7 +12,16 @@ module is light; torch, transformers and peft are imported only when a function 
 
 from __future__ import annotations
 
+from langgpt.targets.dataset import DatasetResult, compile_dataset
 from langgpt.targets.peft import PeftResult, compile_peft, load_adapter
 from langgpt.targets.verbalizer import VerbalizerResult, compile_verbalizer
 
-__all__ = ["PeftResult", "VerbalizerResult", "compile_peft", "compile_verbalizer", "load_adapter"]
+__all__ = [
+    "DatasetResult",
+    "PeftResult",
+    "VerbalizerResult",
+    "compile_dataset",
+    "compile_peft",
+    "compile_verbalizer",
+    "load_adapter",
+]
