@@ -118,7 +118,17 @@ def test_cli_reports_what_gave_way(tokenizer: Any, tmp_path: Path) -> None:
     tokenizer.save_pretrained(model)
     source = tmp_path / "p.lgpt"
     source.write_text(SOURCE, encoding="utf-8")
-    cmd = [sys.executable, "-m", "langgpt.cli", "compile", str(source), "--root", str(tmp_path), "--var", "review=" + "long text " * 40]
+    cmd = [
+        sys.executable,
+        "-m",
+        "langgpt.cli",
+        "compile",
+        str(source),
+        "--root",
+        str(tmp_path),
+        "--var",
+        "review=" + "long text " * 40,
+    ]
     run = subprocess.run([*cmd, "--max-tokens", "50", "--model", str(model)], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert "budget: dropped" in run.stderr and "of 50 tokens" in run.stderr
