@@ -45,7 +45,21 @@ def parse(text: str, path: str = "<string>", base_dir: str | os.PathLike[str] | 
 
 def check(program: Program | str | os.PathLike[str]) -> list[Diagnostic]:
     """Every diagnostic (errors and warnings) of the semantic checks, in source order."""
-    return run_checks(_as_program(program))
+    program = _as_program(program)
+    try:
+        return run_checks(program)
+    except RecursionError:
+        raise DiagnosticError([_too_deep(program)]) from None
+
+
+def _too_deep(program: Program) -> Diagnostic:
+    return Diagnostic(
+        "E121",
+        "the input is nested too deeply to process",
+        program.document.span,
+        "shallower nesting",
+        "simplify the nesting",
+    )
 
 
 def compile(
@@ -62,7 +76,7 @@ def compile(
     program = _as_program(program)
     if target not in TEXT_TARGETS:
         raise UsageError(f"unknown target `{target}` (choose from {', '.join(TEXT_TARGETS)})")
-    diagnostics = run_checks(program)
+    diagnostics = check(program)
     if any(d.is_error for d in diagnostics):
         raise DiagnosticError(diagnostics)
     warnings = tuple(diagnostics)
@@ -70,6 +84,8 @@ def compile(
         return _compile_checked(program, target, variables, entry, answer, cli_values, warnings)
     except DiagnosticError as exc:  # keep the warnings: a failing run still reports them
         raise DiagnosticError([*exc.diagnostics, *warnings]) from None
+    except RecursionError:
+        raise DiagnosticError([_too_deep(program), *warnings]) from None
 
 
 def _compile_checked(

@@ -40,6 +40,8 @@ CODES: dict[str, str] = {
     "E118": "value given for an undeclared variable",
     "E119": "example set has both inline records and a `from` file",
     "E120": "invalid annotation setting",
+    "E121": "input nested too deeply",
+    "E122": "too many imports, or an import chain too deep",
     "E401": "invalid setting in a verbalizer, soft_prompt or train block",
     "E402": "label without label words",
     "E403": "label word shared by two labels",

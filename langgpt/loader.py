@@ -15,6 +15,8 @@ from langgpt.errors import Diagnostic, DiagnosticError
 from langgpt.parser import parse
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_IMPORT_DEPTH = 32  # a chain a -> b -> c ... of imports
+MAX_MODULES = 256  # files loaded for one program
 
 
 class Module:
@@ -150,6 +152,20 @@ class _Loader:
         self.cache[resolved] = module
         stack = (*stack, resolved)
         for imp in document.imports():
+            if len(stack) > MAX_IMPORT_DEPTH or len(self.cache) >= MAX_MODULES:
+                what = (
+                    f"a chain of {len(stack)} imports" if len(stack) > MAX_IMPORT_DEPTH else f"{len(self.cache)} files"
+                )
+                self.diagnostics.append(
+                    Diagnostic(
+                        "E122",
+                        f"import limit reached ({what})",
+                        imp.span,
+                        f"at most {MAX_IMPORT_DEPTH} nested imports and {MAX_MODULES} files",
+                        "merge files, or import shared declarations from fewer places",
+                    )
+                )
+                break
             alias = imp.alias or Path(imp.path).stem
             target = self.resolve_import(imp, resolved.parent)
             if target is None:

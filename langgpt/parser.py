@@ -81,25 +81,86 @@ def parse(text: str, path: str = "<string>") -> ast.Document:
 def parse_with_closers(text: str, path: str = "<string>") -> tuple[ast.Document, list[tuple[int, int]]]:
     """Parse, also returning the (line, column) of every `}`: the formatter needs them to keep
     comments inside the block they were written in."""
+    _check_lines(text, path)
     parser = get_parser()
     comments: list[Token] = []
     closers: list[Token] = []
-    _local.sinks = {"COMMENT": comments, "RBRACE": closers}
+    openers: list[Token] = []
+    _local.sinks = {"COMMENT": comments, "RBRACE": closers, "LBRACE": openers}
     # Parsing allocates hundreds of thousands of small objects and no reference cycles: the cyclic
     # garbage collector would rescan them again and again (a third of the time on large files).
     collecting = gc.isenabled()
     gc.disable()
     try:
         tree = parser.parse(text, start="start")
+        _check_nesting(openers, closers, path)
         doc: ast.Document = _ToAst(path, text).transform(tree)
     except UnexpectedInput as exc:
         raise DiagnosticError([_syntax_diagnostic(exc, text, path)]) from None
+    except RecursionError:
+        raise DiagnosticError([_too_deep(path)]) from None
     finally:
         _local.sinks = None
         if collecting:
             gc.enable()
     doc = doc.model_copy(update={"comments": tuple(_comment(path, c) for c in comments)})
     return doc, [(t.line or 0, t.column or 0) for t in closers]
+
+
+MAX_NESTING = 64  # blocks inside blocks; every pass recurses on nesting, so it is bounded here
+MAX_LINE = 100_000  # characters on one source line
+
+
+def _check_lines(text: str, path: str) -> None:
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_LINE:
+            at = Span(file=path, line=number, col=MAX_LINE + 1, end_line=number, end_col=MAX_LINE + 2)
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E005",
+                        f"line {number} is {len(line)} characters long; the limit is {MAX_LINE}",
+                        at,
+                        f"lines of at most {MAX_LINE} characters",
+                        "use a triple-quoted string over several lines, or a data file",
+                    )
+                ]
+            )
+
+
+def _check_nesting(openers: list[Token], closers: list[Token], path: str) -> None:
+    """E121 at the first `{` that opens more than MAX_NESTING blocks at once."""
+    events = sorted(
+        [(t.start_pos or 0, 1, t) for t in openers] + [(t.start_pos or 0, -1, t) for t in closers], key=lambda e: e[0]
+    )
+    depth = 0
+    for _, step, tok in events:
+        depth += step
+        if depth > MAX_NESTING:
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "E121",
+                        f"blocks nested more than {MAX_NESTING} deep",
+                        _token_span(path, tok),
+                        f"at most {MAX_NESTING} nested blocks",
+                        "split the role or template, or flatten the conditions",
+                    )
+                ]
+            )
+
+
+def _too_deep(path: str) -> Diagnostic:
+    """Deep nesting that is not made of blocks (conditions, tags inside strings) ends in Python's
+    recursion limit: reported as input that is too deep, never as a crash."""
+    at = Span(file=path, line=1, col=1, end_line=1, end_col=1)
+    return Diagnostic(
+        "E121",
+        "the input is nested too deeply to process",
+        at,
+        "conditions, tags and blocks nested at most a few dozen levels",
+        "simplify the nesting",
+    )
 
 
 def _collect(tok: Token) -> Token:
@@ -109,13 +170,15 @@ def _collect(tok: Token) -> Token:
     return tok
 
 
-_CALLBACKS: dict[str, Callable[[Any], Any]] = {"COMMENT": _collect, "RBRACE": _collect}
+_CALLBACKS: dict[str, Callable[[Any], Any]] = {"COMMENT": _collect, "RBRACE": _collect, "LBRACE": _collect}
 
 
 def parse_condition(text: str, span: Span) -> ast.Condition:
     """Parse the condition of an ``{if ...}`` tag (same grammar, rule ``condition``)."""
     try:
         tree = get_parser().parse(text, start="condition")
+    except RecursionError:
+        raise DiagnosticError([_too_deep(span.file)]) from None
     except UnexpectedInput as exc:
         col = span.col + (exc.column - 1 if isinstance(exc.column, int) and exc.column > 0 else 0)
         at = Span(file=span.file, line=span.line, col=col, end_line=span.line, end_col=col + 1)

@@ -21,6 +21,7 @@ from langgpt.types import ValueTypeError, VarValue, check_value, coerce_cli, lit
 
 ANSWER_MARKER = "[ANSWER]"
 MAX_OUTPUT_CHARS = 16 * 1024 * 1024
+MAX_ITERATIONS = 200_000
 MAX_DEPTH = 64
 
 
@@ -96,6 +97,8 @@ class Context:
         self.from_cli = from_cli
         self.answer = answer
         self.shot_limits = dict(shot_limits or {})  # example set -> most shots to render (token budgets)
+        self.output_chars = 0  # everything rendered so far: a bound on expansion
+        self.iterations = 0  # loop iterations so far
         self.problems: list[Diagnostic] = []
         self._typed: dict[tuple[int, str], VarValue] = {}
         self._roles: dict[tuple[int, str], RenderedRole] = {}
@@ -188,6 +191,14 @@ class Renderer:
 
     def text(self, module: Module, text: ast.Text, env: Env, template: bool = False) -> str:
         out = "".join(self.segments(module, text.segments, env, template))
+        self.ctx.output_chars += len(out)
+        if self.ctx.output_chars > MAX_OUTPUT_CHARS:  # loops over loops: bound the whole output
+            self.ctx.problem(
+                Diagnostic(
+                    "E117", f"the output grows past {MAX_OUTPUT_CHARS} characters", text.span, "smaller loops or values"
+                )
+            )
+            return ""
         if len(out) > MAX_OUTPUT_CHARS:
             self.ctx.problem(
                 Diagnostic(
@@ -223,8 +234,22 @@ class Renderer:
         return out
 
     def iterate(self, module: Module, name: str, env: Env, span: ast.Span) -> list[VarValue]:
+        if self.ctx.output_chars > MAX_OUTPUT_CHARS:
+            return []  # already over the output bound: stop expanding
         value = self.lookup_value(module, name, env, span)
         if isinstance(value, list):
+            self.ctx.iterations += len(value)
+            if self.ctx.iterations > MAX_ITERATIONS:  # nested loops multiply: bound the total
+                self.ctx.problem(
+                    Diagnostic(
+                        "E117",
+                        f"loops run more than {MAX_ITERATIONS} times in all",
+                        span,
+                        "smaller lists or fewer nested loops",
+                    )
+                )
+                self.ctx.output_chars = MAX_OUTPUT_CHARS + 1
+                return []
             return value
         if value == "":
             return []

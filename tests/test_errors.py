@@ -325,6 +325,14 @@ CASES: list[tuple[str, str, str, str, int, int]] = [
         1,
         10,
     ),
+    (
+        "E121-blocks-nested-too-deep",
+        "role A {\n  rules {\n" + "    if x {\n" * 70 + "    - a\n" + "    }\n" * 70 + "  }\n}\n",
+        "parse",
+        "E121",
+        65,
+        10,
+    ),
     ("W205-unknown-annotation", "@colour(red)\nrole A {\n  goals {\n    - g\n  }\n}\n", "check", "W205", 1, 2),
     (
         "E120-annotation-setting-type",
@@ -453,7 +461,7 @@ def test_values_that_do_coerce() -> None:
 
 # codes that need files on disk are covered by the errors directory and the E005 tests above;
 # every other code of the language front end (E0xx, E1xx, W2xx) must appear in the tables
-FILE_ONLY = {"E005", "E106"}
+FILE_ONLY = {"E005", "E106", "E122"}  # E122 (import limits) is tested in tests/test_limits.py
 FRONT_END = {code for code in CODES if code[1] in "012"}
 
 
