@@ -35,8 +35,17 @@ class FormatError(LgptError):
 def format_source(text: str, path: str = "<string>") -> str:
     """The canonical layout of ``text``. Raises DiagnosticError when it does not parse."""
     document, closers = parse_with_closers(text, path)
-    result = _Printer(text, document.comments, closers).document(document)
-    if shape(parse(result, path)) != shape(document):
+    try:
+        result = _Printer(text, document.comments, closers).document(document)
+        same = shape(parse(result, path)) == shape(document)
+    except RecursionError:
+        from langgpt.errors import Diagnostic, DiagnosticError
+
+        at = document.span
+        raise DiagnosticError(
+            [Diagnostic("E121", "the input is nested too deeply to format", at, "shallower nesting")]
+        ) from None
+    if not same:
         raise FormatError(f"{path}: formatting would change the meaning of the file; it was left unchanged")
     return result
 

@@ -189,7 +189,19 @@ class _Loader:
         return module
 
     def resolve_import(self, imp: ast.Import, base: Path) -> Path | None:
-        target = (base / imp.path).resolve()
+        try:
+            target = (base / imp.path).resolve()
+            target.is_file()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system ...
+            self.diagnostics.append(
+                Diagnostic(
+                    "E107",
+                    f"import `{imp.path[:80]}` is not a usable path ({exc})",
+                    imp.span,
+                    "a relative path to a .lgpt file",
+                )
+            )
+            return None
         if not target.is_relative_to(self.root):
             self.diagnostics.append(
                 Diagnostic(

@@ -82,7 +82,11 @@ def _format_fields(module: Module, examples: ast.Examples) -> tuple[dict[str, as
 def data_path(program: Program, module: Module, source: ast.ExampleSource) -> tuple[Path | None, str | None]:
     """Where an example file lives, or why it may not be read."""
     base = module.path.parent if module.path is not None else program.root
-    target = (base / source.path).resolve()
+    try:
+        target = (base / source.path).resolve()
+        target.is_file()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system ...
+        return None, f"`{source.path[:80]}` is not a usable path ({exc})"
     if not target.is_relative_to(program.root):
         return None, f"`{source.path}` resolves outside the project root {display_path(program.root)}"
     if not target.is_file():

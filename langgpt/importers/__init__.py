@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from langgpt.errors import Diagnostic, UsageError
+from langgpt.errors import Diagnostic, DiagnosticError, UsageError
 from langgpt.records import Record
 
 FORMATS = ("markdown", "json", "yaml", "openprompt", "promptsource")
@@ -62,7 +62,20 @@ def import_text(text: str, path: str, fmt: str) -> ImportResult:
     if fmt not in _MODULES:
         raise UsageError(f"unknown import format `{fmt}` (choose from {', '.join(FORMATS)})")
     module = importlib.import_module(f"langgpt.importers.{_MODULES[fmt]}")
-    result: ImportResult = (
-        module.import_text(text, path) if fmt not in ("json", "yaml") else module.import_text(text, path, fmt)
-    )
+    try:
+        result: ImportResult = (
+            module.import_text(text, path) if fmt not in ("json", "yaml") else module.import_text(text, path, fmt)
+        )
+    except RecursionError:
+        raise DiagnosticError([_unreadable(path, "the input is nested too deeply")]) from None
+    except Exception as exc:  # a YAML reader/parser error the importer did not position: still a diagnostic
+        if type(exc).__module__.split(".")[0] != "yaml":
+            raise
+        raise DiagnosticError([_unreadable(path, f"not valid YAML: {str(exc).splitlines()[0]}")]) from None
     return result
+
+
+def _unreadable(path: str, why: str) -> Diagnostic:
+    from langgpt.ast import Span
+
+    return Diagnostic("E301", f"{path}: {why}", Span(file=path, line=1, col=1, end_line=1, end_col=2))

@@ -52,7 +52,7 @@ _EXPECTED = 'a LangGPT role object {"Role": {"name": ..., ...}}, a list of them,
 Path = tuple[str | int, ...]
 #: How deeply lists and mappings may nest: far beyond any prompt, and well inside what the parser and
 #: checks can take as nested subsections.
-MAX_DEPTH = 100
+MAX_DEPTH = 30  # each level can become a nested block, and .lgpt allows 64 (parser.MAX_NESTING)
 
 
 class _Number(str):
@@ -91,7 +91,12 @@ def import_text(text: str, path: str, fmt: str) -> ImportResult:
     source = "lgpt 1\n\n" + "\n\n".join(sources) + "\n"
     try:
         formatted = format_source(source, f"<imported {path}>")
-    except (DiagnosticError, FormatError) as exc:  # pragma: no cover - a bug, never the input's fault
+    except DiagnosticError as exc:
+        # a limit of the language (a value over the line-length limit, nesting): the input's size, reported
+        first = exc.diagnostics[0]
+        at = Span(file=path, line=1, col=1, end_line=1, end_col=2)
+        raise DiagnosticError([Diagnostic("E301", f"{path} cannot be imported: {first.message}", at, first.expected, first.hint)]) from None
+    except FormatError as exc:  # pragma: no cover - a bug, never the input's fault
         raise LgptError(f"the structured importer wrote invalid .lgpt for {path}: {exc}") from None
     return ImportResult(formatted, tuple(builder.notes))
 
