@@ -86,6 +86,7 @@ def parse_with_closers(text: str, path: str = "<string>") -> tuple[ast.Document,
     comments: list[Token] = []
     closers: list[Token] = []
     openers: list[Token] = []
+    outer = getattr(_local, "sinks", None)  # a parse started inside another on this thread: restore it after
     _local.sinks = {"COMMENT": comments, "RBRACE": closers, "LBRACE": openers}
     # Parsing allocates hundreds of thousands of small objects and no reference cycles: the cyclic
     # garbage collector would rescan them again and again (a third of the time on large files).
@@ -100,7 +101,7 @@ def parse_with_closers(text: str, path: str = "<string>") -> tuple[ast.Document,
     except RecursionError:
         raise DiagnosticError([_too_deep(path)]) from None
     finally:
-        _local.sinks = None
+        _local.sinks = outer
         if collecting:
             gc.enable()
     doc = doc.model_copy(update={"comments": tuple(_comment(path, c) for c in comments)})

@@ -95,7 +95,9 @@ def import_text(text: str, path: str, fmt: str) -> ImportResult:
         # a limit of the language (a value over the line-length limit, nesting): the input's size, reported
         first = exc.diagnostics[0]
         at = Span(file=path, line=1, col=1, end_line=1, end_col=2)
-        raise DiagnosticError([Diagnostic("E301", f"{path} cannot be imported: {first.message}", at, first.expected, first.hint)]) from None
+        raise DiagnosticError(
+            [Diagnostic("E301", f"{path} cannot be imported: {first.message}", at, first.expected, first.hint)]
+        ) from None
     except FormatError as exc:  # pragma: no cover - a bug, never the input's fault
         raise LgptError(f"the structured importer wrote invalid .lgpt for {path}: {exc}") from None
     return ImportResult(formatted, tuple(builder.notes))
