@@ -210,6 +210,10 @@ def compile_command(
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow a model folder's own Python code (off by default).")
     ] = False,
+    guard_roles: Annotated[
+        bool,
+        typer.Option("--guard-roles", help="Refuse values that carry chat role markers (<|im_start|>, 'assistant:')."),
+    ] = False,
     block: Annotated[
         str | None, typer.Option("--block", help="verbalizer / soft_prompt block to compile (default: the only one).")
     ] = None,
@@ -256,10 +260,16 @@ def compile_command(
     try:
         program = load(file, root)
         sources = program.sources
+        if guard_roles:
+            from langgpt.guard import check_values
+
+            check_values(values)
         if max_tokens is not None:
             result = _compile_within(program, target, values, entry, cli_values, model, max_tokens, trust_remote_code)
         else:
-            result = compile(program, target, values, entry=entry, answer=answer, cli_values=cli_values)
+            result = compile(
+                program, target, values, entry=entry, answer=answer, cli_values=cli_values, guard_roles=guard_roles
+            )
     except UsageError as exc:
         _usage_error(str(exc))
     except DiagnosticError as exc:

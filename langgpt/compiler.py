@@ -70,10 +70,16 @@ def compile(
     entry: str | None = None,
     answer: str | None = None,
     cli_values: frozenset[str] = frozenset(),
+    guard_roles: bool = False,
 ) -> CompileResult:
     """Check, then compile the entry (a role or template of the main file; default: the first
-    template, else the first role) to ``target``. Raises DiagnosticError when anything is wrong."""
+    template, else the first role) to ``target``. Raises DiagnosticError when anything is wrong.
+    ``guard_roles`` refuses values carrying chat role markers (see langgpt.guard)."""
     program = _as_program(program)
+    if guard_roles:
+        from langgpt.guard import check_values
+
+        check_values(dict(variables or {}))
     if target not in TEXT_TARGETS:
         raise UsageError(f"unknown target `{target}` (choose from {', '.join(TEXT_TARGETS)})")
     diagnostics = check(program)

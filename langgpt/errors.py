@@ -42,6 +42,7 @@ CODES: dict[str, str] = {
     "E120": "invalid annotation setting",
     "E121": "input nested too deeply",
     "E122": "too many imports, or an import chain too deep",
+    "E123": "a value carries a chat role marker (--guard-roles)",
     "E401": "invalid setting in a verbalizer, soft_prompt or train block",
     "E402": "label without label words",
     "E403": "label word shared by two labels",

@@ -461,7 +461,7 @@ def test_values_that_do_coerce() -> None:
 
 # codes that need files on disk are covered by the errors directory and the E005 tests above;
 # every other code of the language front end (E0xx, E1xx, W2xx) must appear in the tables
-FILE_ONLY = {"E005", "E106", "E122"}  # E122 (import limits) is tested in tests/test_limits.py
+FILE_ONLY = {"E005", "E106", "E122", "E123"}  # E122: tests/test_limits.py; E123 (--guard-roles): tests/test_guard.py
 FRONT_END = {code for code in CODES if code[1] in "012"}
 
 
