@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -82,37 +81,10 @@ def _usage_error(message: str) -> NoReturn:
 
 
 def write_atomic(path: Path, data: str) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers see the old file or the new
-    one, never a partial write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: give the file the mode a plain open() would
-        os.replace(tmp, path)
-        _fsync_folder(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """-o: the old file or the new one, never a partial write (see langgpt.atomic)."""
+    from langgpt.atomic import write_text
 
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (a crash right after must not bring back the old name)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_text(path, data)
 
 
 def _parse_vars(pairs: list[str], vars_file: Path | None) -> tuple[dict[str, Any], frozenset[str]]:

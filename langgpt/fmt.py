@@ -397,8 +397,8 @@ def quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-# Words the parser may read as keywords where a key can stand: such keys are written quoted.
-_KEYWORDS = frozenset(
+#: Words the parser may read as keywords where a name can stand (such keys are written quoted).
+KEYWORDS = frozenset(
     [
         "lgpt",
         "import",
@@ -431,7 +431,7 @@ _KEYWORDS = frozenset(
 
 
 def key_text(key: str) -> str:
-    return key if _IDENT.match(key) and key not in _KEYWORDS else quote(key)
+    return key if _IDENT.match(key) and key not in KEYWORDS else quote(key)
 
 
 def type_text(t: ast.TypeRef) -> str:

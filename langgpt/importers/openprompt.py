@@ -39,44 +39,13 @@ from dataclasses import dataclass, field
 
 from langgpt.ast import Span
 from langgpt.errors import Diagnostic, DiagnosticError
-from langgpt.fmt import format_source, quote
+from langgpt.fmt import KEYWORDS, format_source, quote
 from langgpt.importers import ImportResult
 from langgpt.strings import decode_lines
 
 #: Names that cannot be a variable of an imported template: keywords of the grammar, the words of
 #: text tags (``{end}``, ``{else}``) and conditions, and ``answer`` (the answer slot).
-RESERVED = frozenset(
-    {
-        "lgpt",
-        "import",
-        "as",
-        "var",
-        "role",
-        "extends",
-        "examples",
-        "from",
-        "pick",
-        "seed",
-        "balanced",
-        "by",
-        "template",
-        "verbalizer",
-        "soft_prompt",
-        "train",
-        "for",
-        "in",
-        "if",
-        "elif",
-        "else",
-        "end",
-        "and",
-        "or",
-        "not",
-        "true",
-        "false",
-        "answer",
-    }
-)
+RESERVED = KEYWORDS | {"end", "answer"}
 _IDENT = re.compile(r"[^\W\d]\w*\Z")
 
 

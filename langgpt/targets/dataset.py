@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from langgpt import ast
+from langgpt.atomic import fsync_folder, umask
 from langgpt.errors import Diagnostic, DiagnosticError, UsageError
 from langgpt.loader import Program, display_path
 from langgpt.records import Record
@@ -368,25 +369,6 @@ def _model_kind(model: str) -> str:
 # ----------------------------------------------------------------------------- writing
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class _AtomicFile:
     """A text file written beside its target and renamed into place by ``commit``."""
 
@@ -400,9 +382,9 @@ class _AtomicFile:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
-        os.chmod(self.temp, 0o666 & ~_umask())
+        os.chmod(self.temp, 0o666 & ~umask())
         os.replace(self.temp, self.target)
-        _fsync_dir(self.target.parent)
+        fsync_folder(self.target.parent)
 
     def abort(self) -> None:
         if not self.handle.closed:
@@ -466,7 +448,7 @@ def _replace_path(new: Path, target: Path, scratch: Path) -> None:
         old = scratch / "previous"
         os.replace(target, old)
     os.replace(new, target)
-    _fsync_dir(target.parent)
+    fsync_folder(target.parent)
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -474,7 +456,7 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with path.open("rb") as fh:
                 os.fsync(fh.fileno())
-    _fsync_dir(folder)
+    fsync_folder(folder)
 
 
 # ----------------------------------------------------------------------------- progress
