@@ -530,7 +530,9 @@ def test_input_nested_too_deeply_is_e301() -> None:
         value = {f"k{index}": value}
     with pytest.raises(DiagnosticError) as info:
         import_text(json.dumps({"Role": {"name": "R", "Deep": value}}), "deep.json", "json")
-    assert "more than 100 levels deep" in info.value.diagnostics[0].message
+    from langgpt.importers.structured import MAX_DEPTH
+
+    assert f"more than {MAX_DEPTH} levels deep" in info.value.diagnostics[0].message
 
 
 def test_an_empty_yaml_document_is_e301() -> None:
