@@ -26,6 +26,8 @@ demo: setup
 	@echo
 	$(BIN)/lgpt compile prompts/sentiment.lgpt --target messages --var sentence="The battery died in a day." -o out/sentiment.messages.json
 	@echo "wrote out/sentiment.messages.json"
+	$(BIN)/lgpt compile prompts/sentiment.lgpt --target dataset --entry classify_text --data prompts/data/sentiment_shots.jsonl --model minilm -o out/sentiment.dataset.jsonl
+	$(BIN)/lgpt compile prompts/sentiment.lgpt --target peft --model minilm -o out/sentiment-prompt-tuning
 
 lint: setup
 	$(BIN)/ruff check langgpt tests bench
