@@ -388,7 +388,8 @@ def test_sentiment_example(minilm_dir: str, gpt2_dir: str, tmp_path: Path) -> No
         assert verbalizer.label_names() == ("negative", "positive")
         result = compile_peft(program, model=folder, output=tmp_path / Path(folder).name)
         assert result.method == "prompt_tuning" and result.tokens == 20
-        assert [w.code for w in result.warnings if w.code == "W402"] == ["W402"]  # the role is long
+        # W402 exactly when the init words take more tokens than the 20 virtual ones
+        assert any(w.code == "W402" for w in result.warnings) == (result.token_count > 20)
         base = fresh_base(folder, causal)
         embeddings = base.get_input_embeddings().weight.detach().clone()
         loaded = PeftModel.from_pretrained(base, str(result.output))
