@@ -614,14 +614,13 @@ class _ToAst:
         cls: Any,
         condition: ast.Condition,
         rest: tuple[Any, ...],
-        branch_types: tuple[type, ...],
     ) -> tuple[Any, ...]:
         body = tuple(r for r in rest if not isinstance(r, cls))
         first = cls(span=self._span(tree), condition=condition, body=body)
         return (first, *[r for r in rest if isinstance(r, cls)])
 
     def rule_role_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.RoleIf:
-        return ast.RoleIf(span=self._span(tree), branches=self._branches(tree, ast.MemberBranch, condition, rest, ()))
+        return ast.RoleIf(span=self._span(tree), branches=self._branches(tree, ast.MemberBranch, condition, rest))
 
     def rule_role_elif(self, tree: Tree[Token], condition: ast.Condition, *body: Any) -> ast.MemberBranch:
         return ast.MemberBranch(span=self._span(tree), condition=condition, body=body)
@@ -633,7 +632,7 @@ class _ToAst:
         return ast.RoleFor(span=self._span(tree), var=str(var), iterable=iterable, body=body)
 
     def rule_entry_if(self, tree: Tree[Token], condition: ast.Condition, *rest: Any) -> ast.EntryIf:
-        branches = self._branches(tree, ast.EntryBranch, condition, rest, ())
+        branches = self._branches(tree, ast.EntryBranch, condition, rest)
         return ast.EntryIf(span=self._span(tree), branches=branches)
 
     def rule_entry_elif(self, tree: Tree[Token], condition: ast.Condition, *body: Any) -> ast.EntryBranch:

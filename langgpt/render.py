@@ -515,10 +515,6 @@ def _append_body(old: list[REntry] | str, new: list[REntry] | str) -> list[REntr
     return merged
 
 
-def section_title(section: ast.Section) -> str:
-    return title_for(section.name, section.canonical, section.title)
-
-
 # ----------------------------------------------------------------------------- templates
 
 _SLOT = "\0ANSWER\0"

@@ -163,10 +163,6 @@ def _join(pieces: Iterable[Piece]) -> Piece:
     return run
 
 
-def _call(piece: Piece, v: Vals) -> str:
-    return piece if isinstance(piece, str) else piece(v)
-
-
 def _checked(piece: Piece, span: ast.Span) -> Piece:
     """The interpreter's limit on one text's length (E117)."""
     if isinstance(piece, str):

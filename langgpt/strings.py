@@ -88,7 +88,7 @@ def decode(
         segments: tuple[Segment, ...] = (TextSeg(span=span, text=text),) if text else ()
     else:
         pieces = _scan(lines, file, parse_condition)
-        segments = _nest(pieces, span)
+        segments = _nest(pieces)
     return Text(span=span, segments=segments, literal=raw, verbatim=verbatim)
 
 
@@ -294,7 +294,7 @@ def _merge_text(pieces: list[_Piece]) -> list[_Piece]:
     return merged
 
 
-def _nest(pieces: list[_Piece], whole: Span) -> tuple[Segment, ...]:
+def _nest(pieces: list[_Piece]) -> tuple[Segment, ...]:
     """Build the if/for tree from the flat tag stream; report unbalanced tags."""
     pos = 0
 

@@ -27,7 +27,6 @@ _RENDERED_TARGETS: dict[str, tuple[str, str]] = {
     "json": ("structured", "compile_json"),
     "yaml": ("structured", "compile_yaml"),
 }
-TARGET_NAMES = (*_RENDERED_TARGETS, "ast")
 
 
 def rendered_target(name: str) -> Callable[[Any], str]:
