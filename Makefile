@@ -45,8 +45,13 @@ fmt-check: setup
 
 test: lint typecheck fmt-check unit
 
+# Regenerates every section of docs/benchmarks.md (tables and the PNG plots in docs/img/).
 bench: setup
+	$(BIN)/python -m pip install -q matplotlib
 	$(BIN)/python bench/compile.py
+	$(BIN)/python bench/import.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/fuzz.py --cases 100000 --seed 1 --jobs 2
 
 # Rebuild the shipped LALR tables after editing grammar/lgpt.lark (fixed hash seed: stable bytes).
 tables: setup

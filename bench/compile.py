@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import langgpt  # noqa: E402
-from bench.report import machine_info, write_section  # noqa: E402
+from bench.report import machine_info, plot, write_section  # noqa: E402
 
 REPORT = Path("docs/benchmarks.md")
 START_MARK = "<!-- bench:compile:start -->"
@@ -615,6 +615,25 @@ def build_report(
             for name in ("load", "check", "compile", "render_all")
         )
         + "."
+    )
+    w("")
+    lines = [float(sc.lines) for sc in scaling]
+    first = scaling[0]
+    w(
+        plot(
+            "compile_scaling",
+            {
+                "load + compile (measured)": (lines, [sc.total.median * 1000 for sc in scaling]),
+                "linear from the 1x file": (
+                    lines,
+                    [first.total.median * 1000 * sc.lines / first.lines for sc in scaling],
+                ),
+            },
+            title="Compile latency vs file size",
+            xlabel="lines of .lgpt",
+            ylabel="ms (median)",
+            log=True,
+        )
     )
     w("")
 

@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import langgpt  # noqa: E402
-from bench.report import machine_info, write_section  # noqa: E402
+from bench.report import machine_info, plot, write_section  # noqa: E402
 from langgpt.data import read_rows  # noqa: E402
 from langgpt.rows import compile_template  # noqa: E402
 from langgpt.targets.dataset import compile_dataset  # noqa: E402
@@ -348,6 +348,17 @@ def build_report(
     ]
     for tag, what_, t in rows_:
         w(f"| {tag} | {what_} | {t * 1000:.1f} ms | {us(t, n)} µs | {n / t:,.0f} |")
+    w("")
+    w(
+        plot(
+            "render_throughput",
+            {"rows per second": ([tag for tag, _, _ in rows_], [n / t for _, _, t in rows_])},
+            title="Rows per second: (a) compiled template ... (e) bare tokenizer",
+            xlabel="method (see the table)",
+            ylabel="rows / s",
+            bars=True,
+        )
+    )
     w("")
     w(
         f'(d) with `model="minilm"` (loading the tokenizer and its config inside the call): '

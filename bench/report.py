@@ -11,6 +11,7 @@ import os
 import platform
 import re
 from pathlib import Path
+from typing import Any
 
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -68,3 +69,47 @@ def write_section(name: str, body: str) -> None:
             + "\n"
         )
     REPORT.write_text(text, encoding="utf-8")
+
+
+def plot(
+    name: str,
+    series: dict[str, tuple[list[Any], list[float]]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    log: bool = False,
+    bars: bool = False,
+) -> str:
+    """Draw ``series`` (label -> (xs, ys)) to docs/img/NAME.png and return the Markdown that shows it,
+    or a note when matplotlib is not installed (the numbers stay in the tables either way)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return f"_(plot `{name}` skipped: matplotlib is not installed)_"
+    folder = REPORT.parent / "img"
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
+    for label, (xs, ys) in series.items():
+        if bars:
+            ax.bar([str(x) for x in xs], ys, label=label)
+        else:
+            ax.plot(xs, ys, marker="o", label=label)
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    elif bars:
+        ax.set_yscale("log")  # the methods differ by orders of magnitude
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if len(series) > 1:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / f"{name}.png", metadata={"Software": None})
+    plt.close(fig)
+    return f"![{title}](img/{name}.png)"
