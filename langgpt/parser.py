@@ -81,6 +81,8 @@ def parse(text: str, path: str = "<string>") -> ast.Document:
 def parse_with_closers(text: str, path: str = "<string>") -> tuple[ast.Document, list[tuple[int, int]]]:
     """Parse, also returning the (line, column) of every `}`: the formatter needs them to keep
     comments inside the block they were written in."""
+    if text.startswith("\ufeff"):  # a byte-order mark opens the file, it is not content
+        text = text[1:]
     _check_lines(text, path)
     parser = get_parser()
     comments: list[Token] = []
@@ -583,12 +585,21 @@ class _ToAst:
     def _body_shift(self, block: ast.Node, body: tuple[Any, ...], shift: int) -> int:
         """How far a block's body is indented past the line that opens the block (itself seen
         through the enclosing blocks' shift)."""
-        first = next((e for e in body if isinstance(e, ast.Item)), None)
+        first = next((e for e in body if isinstance(e, (ast.Item, ast.EntryIf, ast.EntryFor))), None)
         if first is None or not self.text:
             return 0
-        line = self.text.split("\n", block.span.line)[block.span.line - 1]
-        opener_col = len(line) - len(line.lstrip()) + 1 - shift
-        return int(first.span.col - opener_col)
+        opener_col = self._indent_col(block.span.line) - shift
+        # an item starts at its marker; a nested if/for at the start of its line (its span is its condition)
+        first_col = first.span.col if isinstance(first, ast.Item) else self._indent_col(first.span.line)
+        return int(first_col - opener_col)
+
+    def _indent_col(self, line_number: int) -> int:
+        if self._line_starts is None:
+            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        start = self._line_starts[line_number - 1]
+        end = self.text.find("\n", start)
+        line = self.text[start : end if end != -1 else len(self.text)]
+        return len(line) - len(line.lstrip()) + 1
 
     def rule_item(self, tree: Tree[Token], mark: Token, text: Token) -> ast.Item:
         return ast.Item(span=self._span(mark), marker=str(mark), depth=0, text=self._text(text))

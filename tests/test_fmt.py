@@ -176,3 +176,19 @@ def test_cli_reports_syntax_errors_without_touching_the_file(tmp_path: Path) -> 
     )
     assert run.returncode == 1 and "E001" in run.stderr and "Traceback" not in run.stderr
     assert path.read_text() == "lgpt 1\nrole R {\n"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a byte-order mark inside a line is text, not whitespace (the formatter used to refuse this)
+        "role R {\n  rules {\n    -\ufeff keep it\n  }\n}\n",
+        # if blocks nested without items of their own, written flush left
+        "var x: bool = true\nrole R {\n  rules {\n    - keep\nif x {\nif x {\nif x {\n- a\n}\n}\n}\n  }\n}\n",
+    ],
+    ids=["bom-in-item", "flush-left-nested-ifs"],
+)
+def test_fuzzer_found_layouts_format(source: str) -> None:
+    once = format_source(source)
+    assert format_source(once) == once
+    assert langgpt.compile(langgpt.parse(once)).output == langgpt.compile(langgpt.parse(source)).output
