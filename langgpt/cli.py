@@ -532,6 +532,10 @@ def _sources_of(exc: DiagnosticError) -> dict[str, str]:
     return out
 
 
+# lgpt run / eval / predict live in their own module (registered on `app` when imported).
+from langgpt import cli_runtime  # noqa: E402, F401
+
+
 def main() -> None:
     """Console-script entry point: runs the app and turns stray errors into exit codes, not tracebacks."""
     try:

@@ -287,6 +287,10 @@ class CompiledTemplate:
             raise RowError(decl.name, "missing field")
         return values[key]
 
+    def has_answer(self, values: Vals) -> bool:
+        """Whether the row gave the ``answer:`` variable a value."""
+        return self._answer is not None and self._answer[0] in values
+
     # -- values
     def values(self, row: Mapping[str, Any], *, strings: bool = False, index: int | None = None) -> Vals:
         """The row's typed values (declared variables only, over the defaults). ``strings``: the

@@ -520,13 +520,17 @@ def compile_dataset(
     progress: bool = True,
     kind: str | None = None,
     tokenizer: Any = None,
+    max_rows: int | None = None,
+    answers: bool = True,
 ) -> DatasetResult:
     """Render the template ``entry`` (default: the first) for every row of ``data`` into ``output``
     (JSONL, or a datasets folder with ``output_format="hf"``); see the module docstring. ``model``
     adds tokenized fields (a local folder, ``minilm`` or a cached hub name); ``kind`` overrides the
     model kind read from its config (causal | masked | seq2seq); ``tokenizer`` is an already loaded
     tokenizer to use instead of loading ``model``'s (then ``kind`` or ``model`` says the kind). ``variables`` are values for every
-    row (a row's own field wins). Raises DiagnosticError (E405 for bad data) or UsageError."""
+    row (a row's own field wins). ``max_rows``: stop after that many good rows (train on the first N).
+    ``answers=False``: rows without the answer field are fine (prediction inputs): target and label null.
+    Raises DiagnosticError (E405 for bad data) or UsageError."""
     from langgpt.compiler import check, load
 
     started = time.perf_counter()
@@ -590,14 +594,18 @@ def compile_dataset(
 
     def chunks() -> Iterator[list[_Example]]:
         chunk: list[_Example] = []
+        good = 0
         for number, index, row, error, original in rows:
+            if max_rows is not None and good >= max_rows:
+                break
             if row is None:
                 bad(number, None, error or "bad row", original)
                 continue
             try:
                 values = plan.values(row, strings=strings, index=index)
                 raw = plan.render(values)
-                target, label = (None, None) if plan.answer_type is None else target_of(plan.answer_value(values))
+                answered = plan.answer_type is not None and (answers or plan.has_answer(values))
+                target, label = target_of(plan.answer_value(values)) if answered else (None, None)
             except RowError as exc:
                 bad(number, exc.field, exc.reason, original)
                 continue
@@ -613,6 +621,7 @@ def compile_dataset(
                 slotted = plan.slotted(raw)
             before, _, after = slotted.partition(SLOT)
             chunk.append(_Example(number, prompt, target, label, before, after))
+            good += 1
             if len(chunk) >= CHUNK_ROWS:
                 yield chunk
                 chunk = []
