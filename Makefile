@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (see README):
-#   make demo   set up .venv and compile the bundled sentiment example
+#   make demo   set up .venv, compile the bundled sentiment example and train it (lgpt run, MiniLM)
 #   make test   set up .venv and run lint, types and the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -24,10 +24,10 @@ demo: setup
 	$(BIN)/lgpt check prompts/sentiment.lgpt
 	$(BIN)/lgpt compile prompts/sentiment.lgpt --target text --var sentence="The battery died in a day."
 	@echo
-	$(BIN)/lgpt compile prompts/sentiment.lgpt --target messages --var sentence="The battery died in a day." -o out/sentiment.messages.json
-	@echo "wrote out/sentiment.messages.json"
 	$(BIN)/lgpt compile prompts/sentiment.lgpt --target dataset --entry classify_text --data prompts/data/sentiment_shots.jsonl --model minilm -o out/sentiment.dataset.jsonl
-	$(BIN)/lgpt compile prompts/sentiment.lgpt --target peft --model minilm -o out/sentiment-prompt-tuning
+	rm -rf out/sentiment-run
+	$(BIN)/lgpt run prompts/sentiment.lgpt --train prompts/data/sentiment_train.jsonl --eval prompts/data/sentiment_eval.jsonl -o out/sentiment-run
+	$(BIN)/lgpt predict prompts/sentiment.lgpt --run out/sentiment-run --prompt "The battery died in a day."
 
 lint: setup
 	$(BIN)/ruff check langgpt tests bench
@@ -47,11 +47,12 @@ test: lint typecheck fmt-check unit
 
 # Regenerates every section of docs/benchmarks.md (tables and the PNG plots in docs/img/).
 bench: setup
-	$(BIN)/python -m pip install -q matplotlib
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/fuzz.py --cases 100000 --seed 1 --jobs 2
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/tasks.py
 
 # Rebuild the shipped LALR tables after editing grammar/lgpt.lark (fixed hash seed: stable bytes).
 tables: setup

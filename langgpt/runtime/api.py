@@ -210,7 +210,9 @@ def run(
         if resume:
             _check_resumable(run_dir, settings, meta)
         session = _Session(program, settings, trust_remote_code)
-        work = run_dir / "data" if dist.main else Path(tempfile.mkdtemp(prefix="lgpt-rank-"))
+        # only rank 0 writes the run directory; the other ranks compile their rows to a scratch folder
+        scratch = None if dist.main else tempfile.TemporaryDirectory(prefix="lgpt-rank-")
+        work = run_dir / "data" if scratch is None else Path(scratch.name)
         train_data = session.data(train, "train", work, skip_bad=skip_bad, limit=settings.limit)
         if not train_data.examples:
             raise UsageError(f"{train}: no training rows")
@@ -223,7 +225,7 @@ def run(
         say(_describe(settings, session, built, train_data, eval_data, run_dir))
         if dist.main:
             _write_setup(run_dir, program, settings, meta, labels, verbalizer, train, eval)
-        before = _before(session, built, eval_data, run_dir, resume, progress and dist.main)
+        before = _before(session, built, eval_data, run_dir, resume, progress) if dist.main else None
         result = train_loop(
             built.module,
             train_data.examples,
@@ -247,6 +249,8 @@ def run(
             _write_metrics(run_dir, settings.task, before, after, result, train_data, eval_data)
             _plot(run_dir, program)
         dist.barrier()
+        if scratch is not None:
+            scratch.cleanup()
         return RunResult(
             run_dir=run_dir,
             settings=settings.as_dict(),
