@@ -561,4 +561,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m langgpt.cli`: this file runs as __main__, but cli_runtime registered the runtime
+    # commands on the `langgpt.cli` module's app, so run that one
+    from langgpt.cli import main as _module_main
+
+    _module_main()

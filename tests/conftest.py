@@ -62,3 +62,10 @@ def minilm_dir() -> str:
     from langgpt.hf import resolve_model
 
     return resolve_model("minilm")
+
+
+@pytest.fixture(scope="session")
+def t5_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tinymodels import build_t5
+
+    return str(build_t5(tmp_path_factory.mktemp("tiny") / "t5"))

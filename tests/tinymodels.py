@@ -1,6 +1,7 @@
 """Tiny models built from configs, with tokenizers trained on the fly (no downloads), for the training
-targets' tests: a GPT-2-like causal LM with a byte-level BPE tokenizer and a BERT-like masked LM with
-a WordPiece tokenizer. Each is saved to a folder, as a user's model would be."""
+targets' and the runtime's tests: a GPT-2-like causal LM with a byte-level BPE tokenizer, a BERT-like masked
+LM with a WordPiece tokenizer and a T5-like seq2seq LM with a sentencepiece-like tokenizer. Each is saved
+to a folder, as a user's model would be."""
 
 from __future__ import annotations
 
@@ -85,6 +86,46 @@ def build_bert(folder: Path) -> Path:
         pad_token_id=0,
     )
     model = BertForMaskedLM(config)
+    model.eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def build_t5(folder: Path) -> Path:
+    """A T5-like seq2seq LM with a sentencepiece-like tokenizer (BPE over ``▁``-marked words): ``<pad>`` 0, ``</s>`` 1,
+    ``<unk>`` 2, an end-of-sequence token appended to every text, decoding starts from ``<pad>``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    specials = ["<pad>", "</s>", "<unk>"]
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials)
+    tok.train_from_iterator(CORPUS, trainer)
+    eos = tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", eos)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=256
+    )
+    pad = fast.pad_token_id
+    config = T5Config(
+        vocab_size=fast.vocab_size,
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=2,
+        pad_token_id=pad,
+        eos_token_id=fast.eos_token_id,
+    )
+    config.decoder_start_token_id = pad  # T5's convention: decoding starts from the pad token
+    model = T5ForConditionalGeneration(config)
     model.eval()
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)

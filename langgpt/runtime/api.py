@@ -197,7 +197,6 @@ def run(
     interrupted run in ``output`` from its last checkpoint. Raises DiagnosticError, UsageError, or
     ``langgpt.runtime.loop.Interrupted`` after Ctrl-C (a checkpoint was saved)."""
     from langgpt.runtime.loop import Dist
-    from langgpt.runtime.loop import train as train_loop
 
     say = say or (lambda text: None)
     program = _program(file, root)
@@ -205,70 +204,97 @@ def run(
     dist = Dist()
     dist.start()
     try:
+        fresh = not resume and (output is None or not output.exists())
         run_dir = _run_dir(program, output, resume)
-        meta = {"source_sha256": source_hash(program), "training": settings.training_key()}
-        if resume:
-            _check_resumable(run_dir, settings, meta)
-        session = _Session(program, settings, trust_remote_code)
-        # only rank 0 writes the run directory; the other ranks compile their rows to a scratch folder
-        scratch = None if dist.main else tempfile.TemporaryDirectory(prefix="lgpt-rank-")
-        work = run_dir / "data" if scratch is None else Path(scratch.name)
-        train_data = session.data(train, "train", work, skip_bad=skip_bad, limit=settings.limit)
-        if not train_data.examples:
-            raise UsageError(f"{train}: no training rows")
-        labels = train_data.labels
-        eval_data = None
-        if eval is not None:
-            eval_data = session.data(eval, "eval", work, labels=labels, skip_bad=skip_bad, limit=settings.eval_limit)
-        word_ids, verbalizer = session.word_ids(labels)
-        built = session.model(labels, word_ids)
-        say(_describe(settings, session, built, train_data, eval_data, run_dir))
-        if dist.main:
-            _write_setup(run_dir, program, settings, meta, labels, verbalizer, train, eval)
-        before = _before(session, built, eval_data, run_dir, resume, progress) if dist.main else None
-        result = train_loop(
-            built.module,
-            train_data.examples,
-            settings,
-            pad_id=session.pad_id,
-            run_dir=run_dir,
-            meta=meta,
-            resume=resume,
-            dist=dist,
-            progress=progress,
-        )
-        after = None
-        predictions = None
-        if dist.main:
-            _save_weights(run_dir, built)
-            if eval_data is not None:
-                evaluation = session.evaluate(built, eval_data, progress)
-                after = evaluation.metrics
-                predictions = run_dir / "predictions.jsonl"
-                write_text(predictions, _jsonl(evaluation.predictions))
-            _write_metrics(run_dir, settings.task, before, after, result, train_data, eval_data)
-            _plot(run_dir, program)
-        dist.barrier()
-        if scratch is not None:
-            scratch.cleanup()
-        return RunResult(
-            run_dir=run_dir,
-            settings=settings.as_dict(),
-            task=settings.task,
-            labels=labels,
-            before=before,
-            after=after,
-            steps=result.steps,
-            seconds=result.seconds,
-            resumed_from=result.resumed_from,
-            train_examples=len(train_data.examples),
-            eval_examples=len(eval_data.examples) if eval_data is not None else 0,
-            trainable_parameters=built.trainable_parameters(),
-            total_parameters=built.total_parameters(),
-            predictions=predictions,
-        )
+        try:
+            return _run_in(
+                program, settings, run_dir, dist, train, eval, resume, skip_bad, progress, trust_remote_code, say
+            )
+        except (UsageError, DiagnosticError):
+            # nothing was trained: leave no half-made run directory that would block a rerun
+            if fresh and dist.main and not (run_dir / "config.json").exists():
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     finally:
         dist.stop()
+
+
+def _run_in(
+    program: Program,
+    settings: RunSettings,
+    run_dir: Path,
+    dist: Any,
+    train: Path,
+    eval: Path | None,
+    resume: bool,
+    skip_bad: bool,
+    progress: bool,
+    trust_remote_code: bool,
+    say: Printer,
+) -> RunResult:
+    from langgpt.runtime.loop import train as train_loop
+
+    meta = {"source_sha256": source_hash(program), "training": settings.training_key()}
+    if resume:
+        _check_resumable(run_dir, settings, meta)
+    session = _Session(program, settings, trust_remote_code)
+    # only rank 0 writes the run directory; the other ranks compile their rows to a scratch folder
+    scratch = None if dist.main else tempfile.TemporaryDirectory(prefix="lgpt-rank-")
+    work = run_dir / "data" if scratch is None else Path(scratch.name)
+    train_data = session.data(train, "train", work, skip_bad=skip_bad, limit=settings.limit)
+    if not train_data.examples:
+        raise UsageError(f"{train}: no training rows")
+    labels = train_data.labels
+    eval_data = None
+    if eval is not None:
+        eval_data = session.data(eval, "eval", work, labels=labels, skip_bad=skip_bad, limit=settings.eval_limit)
+    word_ids, verbalizer = session.word_ids(labels)
+    built = session.model(labels, word_ids)
+    say(_describe(settings, session, built, train_data, eval_data, run_dir))
+    if dist.main:
+        _write_setup(run_dir, program, settings, meta, labels, verbalizer, train, eval)
+    before = _before(session, built, eval_data, run_dir, resume, progress) if dist.main else None
+    result = train_loop(
+        built.module,
+        train_data.examples,
+        settings,
+        pad_id=session.pad_id,
+        run_dir=run_dir,
+        meta=meta,
+        resume=resume,
+        dist=dist,
+        progress=progress,
+    )
+    after = None
+    predictions = None
+    if dist.main:
+        _save_weights(run_dir, built)
+        if eval_data is not None:
+            evaluation = session.evaluate(built, eval_data, progress)
+            after = evaluation.metrics
+            predictions = run_dir / "predictions.jsonl"
+            write_text(predictions, _jsonl(evaluation.predictions))
+        _write_metrics(run_dir, settings.task, before, after, result, train_data, eval_data)
+        _plot(run_dir, program)
+    dist.barrier()
+    if scratch is not None:
+        scratch.cleanup()
+    return RunResult(
+        run_dir=run_dir,
+        settings=settings.as_dict(),
+        task=settings.task,
+        labels=labels,
+        before=before,
+        after=after,
+        steps=result.steps,
+        seconds=result.seconds,
+        resumed_from=result.resumed_from,
+        train_examples=len(train_data.examples),
+        eval_examples=len(eval_data.examples) if eval_data is not None else 0,
+        trainable_parameters=built.trainable_parameters(),
+        total_parameters=built.total_parameters(),
+        predictions=predictions,
+    )
 
 
 def _run_dir(program: Program, output: Path | None, resume: bool) -> Path:
@@ -540,6 +566,8 @@ def _load(
     session = _Session(program, settings, trust_remote_code)
     if labels is None:
         labels = _labels_without_training(session)
+        if session.settings.task == "ner":
+            raise UsageError("ner has no untrained baseline to score: train first, then pass --run RUN_DIR")
     word_ids, _ = session.word_ids(labels) if labels else (None, None)
     built = session.model(labels or (), word_ids)
     if run_dir is not None:

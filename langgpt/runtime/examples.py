@@ -93,7 +93,9 @@ def _compiled_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     from langgpt.targets.dataset import compile_dataset
 
-    kind = {"mlm": "masked", "embedding": "masked", "plain": "masked"}.get(mode, mode)
+    kind = {"mlm": "masked", "embedding": "masked"}.get(mode, mode)
+    if mode == "plain":  # the rows are only rendered here (the plain head tokenizes the prompt itself)
+        kind = "masked" if getattr(tokenizer, "mask_token", None) is not None else "causal"
     work.mkdir(parents=True, exist_ok=True)
     output = work / f"{split}.jsonl"
     if skip_bad and rejects is None:

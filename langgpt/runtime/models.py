@@ -52,9 +52,11 @@ def classify_mode(settings: RunSettings, config: Any) -> str:
     """How classify reads the answer from this model (see langgpt.runtime.examples.MODES)."""
     from langgpt.hf import model_kind
 
-    if settings.head == "plain":
-        return "plain"
     kind = model_kind(config)
+    if settings.head == "plain":
+        if kind == "seq2seq":
+            raise UsageError("head: plain needs an encoder or a causal LM; on a seq2seq model use head: verbalizer")
+        return "plain"
     if kind != "masked":
         return kind
     architectures = " ".join(getattr(config, "architectures", None) or [])
@@ -330,8 +332,13 @@ def apply_method(model: nn.Module, settings: RunSettings, task_type: str, tokeni
     if method == "full":
         return model, 0
     if method == "bitfit":
+        biases = 0
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.endswith("bias")
+            biases += parameter.requires_grad
+        if not biases:
+            model_type = getattr(getattr(model, "config", None), "model_type", "this model")
+            raise UsageError(f"bitfit trains bias terms, and `{model_type}` has none: choose another method")
         return model, 0
     import peft
 
