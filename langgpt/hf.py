@@ -9,6 +9,7 @@ Everything here imports transformers lazily: compile-only commands never reach t
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ def quiet_environment() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # deprecation notices from inside transformers/peft that a user can do nothing about
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"Position ids are not supported", category=UserWarning)
     try:
         from transformers.utils import logging
 
