@@ -536,18 +536,25 @@ def _sources_of(exc: DiagnosticError) -> dict[str, str]:
 from langgpt import cli_runtime  # noqa: E402, F401
 
 
+def _escape(text: str) -> str:
+    """Messages are data, not rich markup (a path like `run-[lora]` must print as written)."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def main() -> None:
     """Console-script entry point: runs the app and turns stray errors into exit codes, not tracebacks."""
     try:
         app()
     except UsageError as exc:
-        _stderr_console().print(f"[bold red]usage error:[/] {exc}")
+        _stderr_console().print(f"[bold red]usage error:[/] {_escape(str(exc))}")
         sys.exit(EXIT_USAGE)
     except DiagnosticError as exc:
         _print_diagnostics(exc.diagnostics, _sources_of(exc))
         sys.exit(EXIT_DIAGNOSTICS)
     except LgptError as exc:
-        _stderr_console().print(f"[bold red]error:[/] {exc}")
+        _stderr_console().print(f"[bold red]error:[/] {_escape(str(exc))}")
         sys.exit(EXIT_DIAGNOSTICS)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -555,7 +562,7 @@ def main() -> None:
         if os.environ.get("LGPT_DEBUG"):
             raise
         _stderr_console().print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\nThis is a bug in lgpt; rerun with LGPT_DEBUG=1 for details."
+            f"[bold red]internal error:[/] {type(exc).__name__}: {_escape(str(exc))}\nThis is a bug in lgpt; rerun with LGPT_DEBUG=1 for details."
         )
         sys.exit(3)
 

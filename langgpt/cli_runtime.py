@@ -6,6 +6,7 @@ torch, transformers and peft are imported only once one of these commands runs.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -199,12 +200,15 @@ def run_command(
     if prompt is not None or (var and train is None):
         _predict_one(file, _prompt_row(file, prompt, var, root), run_dir, overrides, root, trust_remote_code)
         return
-    if train is None:
+    if train is None and not resume:
         _usage_error("lgpt run needs --train DATA (or --prompt TEXT for a single prediction)")
+    from rich.markup import escape
+
     from langgpt.runtime.api import run
     from langgpt.runtime.loop import Interrupted
 
     console = _stderr_console()
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     try:
         result = run(
             file,
@@ -217,17 +221,20 @@ def run_command(
             progress=not quiet,
             trust_remote_code=trust_remote_code,
             root=root,
-            say=None if quiet else console.print,
+            say=None if quiet else (lambda text: console.print(escape(text))),
         )
     except Interrupted as exc:
-        where = f" to {exc.checkpoint}" if exc.checkpoint else ""
-        console.print(f"[bold yellow]interrupted[/] at step {exc.step}; checkpoint saved{where}.")
-        target = exc.checkpoint.parent.parent if exc.checkpoint is not None else output
-        if target is not None:
-            console.print(f"continue with: lgpt run {file} --train {train} -o {target} --resume")
+        if main_rank:
+            where = f" to {exc.checkpoint}" if exc.checkpoint else ""
+            console.print(f"[bold yellow]interrupted[/] at step {exc.step}; checkpoint saved{escape(where)}.")
+            target = exc.checkpoint.parent.parent if exc.checkpoint is not None else output
+            if target is not None:
+                console.print(f"continue with: {escape(_resume_command(target))}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except (UsageError, DiagnosticError) as exc:
         _fail(exc)
+        return
+    if not main_rank:
         return
     _table(
         f"{file.name}: {result.task}", result.task, {"before training": result.before, "after training": result.after}
@@ -237,8 +244,20 @@ def run_command(
     done = "resumed at step " + str(result.resumed_from) + ", " if result.resumed_from else ""
     console.print(
         f"{done}{result.steps} steps in {result.seconds:.1f} s ({result.steps / max(result.seconds, 1e-9):.1f} steps/s); "
-        f"run directory: {result.run_dir}"
+        f"run directory: {escape(str(result.run_dir))}"
     )
+
+
+def _resume_command(run_dir: Path) -> str:
+    """This very command with ``-o RUN_DIR --resume`` (the run's settings are read from it anyway)."""
+    import shlex
+
+    args = list(sys.argv[1:])
+    if "-o" not in args and "--output" not in args:
+        args += ["-o", str(run_dir)]
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["lgpt", *args])
 
 
 def _predict_one(

@@ -307,11 +307,6 @@ def test_other_ranks_leave_no_temporary_folders(batch8: tuple[Done, Done]) -> No
     assert leftovers == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli_runtime.run_command prints its summary on every rank: rank 1 adds a second "
-    "'N steps in ... run directory: ...' line",
-)
 def test_results_are_printed_once(batch8: tuple[Done, Done]) -> None:
     ddp, single = batch8
     assert_ok(ddp)
@@ -330,11 +325,6 @@ def test_odd_global_batch_matches_one_process(setup: Setup) -> None:
     assert_same_training(ddp.run, single.run, "batch 7 (4 + 3)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loop.train: a global batch smaller than WORLD_SIZE leaves a rank without examples and collate() "
-    "fails with 'max() arg is an empty sequence' (49 rows, batch 8: the last batch has 1 example)",
-)
 def test_a_last_batch_smaller_than_the_world_size(setup: Setup) -> None:
     rows = setup.folder / "rows49.jsonl"
     rows.write_text("".join(json.dumps(r) + "\n" for r in sentiment_rows(49)), encoding="utf-8")
@@ -346,11 +336,6 @@ def test_a_last_batch_smaller_than_the_world_size(setup: Setup) -> None:
     assert_same_training(ddp.run, single.run, "49 rows, batch 8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api._run_dir runs on every rank: without -o each rank picks (and creates) its own free "
-    "runs/<stem>[-N], so a second, empty run directory appears (and rank 0's run may be runs/<stem>-2)",
-)
 def test_default_run_directory_is_shared_by_the_ranks(setup: Setup) -> None:
     cwd = setup.folder / "default-dir"
     cwd.mkdir()
@@ -382,11 +367,6 @@ def test_killed_distributed_run_resumes_to_the_same_weights(setup: Setup, batch8
     assert [r["step"] for r in log(run)] == [r["step"] for r in log(reference.run)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checkpoint.save_checkpoint stores rank 0's torch RNG state only and every rank restores it: after "
-    "a resume rank 1 draws rank 0's dropout masks, not its own, and the weights drift (~1e-2)",
-)
 def test_killed_distributed_run_with_dropout_resumes_to_the_same_weights(setup: Setup) -> None:
     extra = ("--model", setup.dropout_model, "--method", "full", "--batch-size", "8", "--save-every", "2")
     reference = train(setup, "ddp-dropout", *extra)

@@ -20,6 +20,8 @@ Every file is written atomically; a run killed at any point can be continued wit
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import shutil
 import tempfile
@@ -181,7 +183,7 @@ class _Session:
 def run(
     file: str | Path | Program,
     *,
-    train: Path,
+    train: Path | None = None,
     eval: Path | None = None,
     output: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
@@ -198,22 +200,36 @@ def run(
     ``langgpt.runtime.loop.Interrupted`` after Ctrl-C (a checkpoint was saved)."""
     from langgpt.runtime.loop import Dist
 
-    say = say or (lambda text: None)
     program = _program(file, root)
-    settings = resolve(program, overrides)
     dist = Dist()
     dist.start()
+    say = say if say is not None and dist.main else (lambda text: None)
     try:
-        fresh = not resume and (output is None or not output.exists())
-        run_dir = _run_dir(program, output, resume)
+        if resume:
+            run_dir = _resumable(output)
+            settings, train, eval = _resumed_settings(program, run_dir, overrides, train, eval)
+        else:
+            settings = resolve(program, overrides)
+            run_dir = Path(dist.share_text(str(_new_run_dir(program, output)) if dist.main else None))
+        if train is None:
+            raise UsageError("lgpt run needs --train DATA")
+        meta = {
+            "source_sha256": source_hash(program),
+            "data_sha256": _data_hash(train),
+            "training": settings.training_key(),
+        }
+        if resume:
+            _check_resumable(run_dir, meta)
+        elif dist.main:
+            _write_start(run_dir, program, settings, meta, train, eval)
         try:
             return _run_in(
-                program, settings, run_dir, dist, train, eval, resume, skip_bad, progress, trust_remote_code, say
+                program, settings, run_dir, dist, meta, train, eval, resume, skip_bad, progress, trust_remote_code, say
             )
         except (UsageError, DiagnosticError):
-            # nothing was trained: leave no half-made run directory that would block a rerun
-            if fresh and dist.main and not (run_dir / "config.json").exists():
-                shutil.rmtree(run_dir, ignore_errors=True)
+            # bad data or an unusable model: nothing was trained, so leave nothing that blocks a rerun
+            if not resume and dist.main and not (run_dir / "checkpoints").exists():
+                _empty(run_dir, remove=output is None or output != run_dir or not any(run_dir.iterdir()))
             raise
     finally:
         dist.stop()
@@ -224,6 +240,7 @@ def _run_in(
     settings: RunSettings,
     run_dir: Path,
     dist: Any,
+    meta: dict[str, Any],
     train: Path,
     eval: Path | None,
     resume: bool,
@@ -234,9 +251,6 @@ def _run_in(
 ) -> RunResult:
     from langgpt.runtime.loop import train as train_loop
 
-    meta = {"source_sha256": source_hash(program), "training": settings.training_key()}
-    if resume:
-        _check_resumable(run_dir, settings, meta)
     session = _Session(program, settings, trust_remote_code)
     # only rank 0 writes the run directory; the other ranks compile their rows to a scratch folder
     scratch = None if dist.main else tempfile.TemporaryDirectory(prefix="lgpt-rank-")
@@ -252,7 +266,7 @@ def _run_in(
     built = session.model(labels, word_ids)
     say(_describe(settings, session, built, train_data, eval_data, run_dir))
     if dist.main:
-        _write_setup(run_dir, program, settings, meta, labels, verbalizer, train, eval)
+        _write_labels(run_dir, labels, verbalizer)
     before = _before(session, built, eval_data, run_dir, resume, progress) if dist.main else None
     result = train_loop(
         built.module,
@@ -297,13 +311,8 @@ def _run_in(
     )
 
 
-def _run_dir(program: Program, output: Path | None, resume: bool) -> Path:
-    if resume:
-        if output is None:
-            raise UsageError("--resume needs -o RUN_DIR: the run to continue")
-        if not (output / "config.json").exists():
-            raise UsageError(f"{output} is not a run directory (no config.json): nothing to resume")
-        return output
+def _new_run_dir(program: Program, output: Path | None) -> Path:
+    """``output`` (new or empty), or the first free ``runs/<stem>[-N]``; created here."""
     if output is not None:
         if output.exists() and (not output.is_dir() or any(output.iterdir())):
             raise UsageError(f"{output} already exists; pass --resume to continue that run, or choose another -o")
@@ -319,34 +328,81 @@ def _run_dir(program: Program, output: Path | None, resume: bool) -> Path:
     return candidate
 
 
-def _check_resumable(run_dir: Path, settings: RunSettings, meta: dict[str, Any]) -> None:
+def _empty(run_dir: Path, remove: bool) -> None:
+    for path in list(run_dir.iterdir()) if run_dir.exists() else []:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if remove:
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()
+
+
+def _resumable(output: Path | None) -> Path:
+    if output is None:
+        raise UsageError("--resume needs -o RUN_DIR: the run to continue")
+    if not (output / "config.json").exists():
+        raise UsageError(f"{output} is not a run directory (no config.json): nothing to resume")
+    return output
+
+
+def _resumed_settings(
+    program: Program, run_dir: Path, overrides: Mapping[str, Any] | None, train: Path | None, eval: Path | None
+) -> tuple[RunSettings, Path | None, Path | None]:
+    """A resumed run's settings and data are the saved ones; a flag may repeat a setting, not change it."""
     saved = RunSettings.from_json((run_dir / "config.json").read_text(encoding="utf-8"))
-    if saved.training_key() != settings.training_key():
-        changed = sorted(k for k, v in settings.training_key().items() if saved.training_key().get(k) != v)
+    given = resolve(program, overrides)
+    changed = sorted(
+        key
+        for key, value in (overrides or {}).items()
+        if value is not None and key in saved.training_key() and getattr(given, key) != getattr(saved, key)
+    )
+    if changed:
         raise UsageError(f"cannot resume {run_dir}: settings changed since it started ({', '.join(changed)})")
+    later = {k: getattr(given, k) for k in ("eval_batch_size", "eval_limit", "max_new_tokens", "log_every")}
+    source = json.loads((run_dir / "source.json").read_text(encoding="utf-8"))
+    if train is None and source.get("train"):
+        train = Path(source["train"])
+    if eval is None and source.get("eval"):
+        eval = Path(source["eval"])
+    return saved.replace(**{k: v for k, v in later.items() if (overrides or {}).get(k) is not None}), train, eval
+
+
+def _data_hash(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_resumable(run_dir: Path, meta: dict[str, Any]) -> None:
     source = json.loads((run_dir / "source.json").read_text(encoding="utf-8"))
     if source.get("sha256") != meta["source_sha256"]:
         raise UsageError(f"cannot resume {run_dir}: the .lgpt source changed since it started")
+    if source.get("train_sha256") != meta["data_sha256"]:
+        raise UsageError(f"cannot resume {run_dir}: the training data differ from the run's ({source.get('train')})")
 
 
-def _write_setup(
-    run_dir: Path,
-    program: Program,
-    settings: RunSettings,
-    meta: dict[str, Any],
-    labels: tuple[str, ...],
-    verbalizer: str | None,
-    train: Path,
-    eval: Path | None,
+def _write_start(
+    run_dir: Path, program: Program, settings: RunSettings, meta: dict[str, Any], train: Path, eval: Path | None
 ) -> None:
-    write_text(run_dir / "config.json", settings.to_json())
+    """config.json and source.json come first: from then on the folder is a run that --resume can continue."""
     source = {
         "file": program.main.name,
         "sha256": meta["source_sha256"],
         "train": str(train),
+        "train_sha256": meta["data_sha256"],
         "eval": str(eval) if eval is not None else None,
     }
     write_text(run_dir / "source.json", json.dumps(source, indent=2) + "\n")
+    write_text(run_dir / "config.json", settings.to_json())
+
+
+def _write_labels(run_dir: Path, labels: tuple[str, ...], verbalizer: str | None) -> None:
     write_text(run_dir / "labels.json", json.dumps(list(labels), ensure_ascii=False) + "\n")
     if verbalizer is not None:
         write_text(run_dir / "verbalizer.json", verbalizer)
@@ -370,6 +426,8 @@ def _before(
 def _save_weights(run_dir: Path, built: Any) -> None:
     from langgpt.runtime.checkpoint import save_safetensors, trainable_state
 
+    for stale in run_dir.glob(".weights.*.tmp"):  # left by a kill while saving
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=run_dir, prefix=".weights.", suffix=".tmp"))
     try:
         save_safetensors(trainable_state(built.module), staging / "weights.safetensors")

@@ -4,7 +4,8 @@ A checkpoint is a folder ``checkpoints/step-NNNNNNN/`` holding
 
 - ``weights.safetensors``: the trainable parameters (by name);
 - ``optimizer.safetensors``: AdamW's moments and step counts, by parameter index;
-- ``rng.safetensors``: the torch random state (dropout), so a resumed run draws the same numbers;
+- ``rng.safetensors``: every process's torch (and CUDA) random state (dropout), so a resumed run
+  draws the same numbers on every rank;
 - ``state.json``: the step, the settings' training key and the source hash it belongs to.
 
 The folder is built under a temporary name and renamed into place; then ``checkpoints/latest.json``
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from langgpt.atomic import fsync_folder, write_text
+from langgpt.atomic import fsync_folder, umask, write_text
 
 LATEST = "latest.json"
 
@@ -54,6 +55,24 @@ def save_safetensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"format": "pt"})
+    os.chmod(path, 0o666 & ~umask())  # safetensors writes 0600; the run directory follows the umask
+
+
+def rng_state(rank: int) -> dict[str, torch.Tensor]:
+    """This process's random state, keyed by rank (each DDP process draws its own dropout masks)."""
+    state = {f"torch.{rank}": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state[f"cuda.{rank}"] = torch.cuda.get_rng_state()
+    return state
+
+
+def restore_rng(tensors: dict[str, torch.Tensor], rank: int) -> None:
+    own = tensors.get(f"torch.{rank}", tensors.get("torch"))
+    if own is not None:
+        torch.set_rng_state(own)
+    cuda = tensors.get(f"cuda.{rank}")
+    if cuda is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(cuda)
 
 
 def load_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -89,15 +108,18 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     meta: dict[str, Any],
     keep: int,
+    rng: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write checkpoint ``step`` under ``folder`` and point ``latest.json`` at it; keep the last ``keep``."""
+    """Write checkpoint ``step`` under ``folder`` and point ``latest.json`` at it; keep the last ``keep``.
+    ``rng``: every rank's random state (default: this process's, as rank 0)."""
     folder.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:07d}"
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{name}.", suffix=".tmp"))
     try:
+        os.chmod(staging, 0o777 & ~umask())
         save_safetensors(trainable_state(module), staging / "weights.safetensors")
         save_safetensors(optimizer_tensors(optimizer), staging / "optimizer.safetensors")
-        save_safetensors({"torch": torch.get_rng_state()}, staging / "rng.safetensors")
+        save_safetensors(rng if rng is not None else rng_state(0), staging / "rng.safetensors")
         (staging / "state.json").write_text(json.dumps({"step": step, **meta}, indent=2, sort_keys=True) + "\n")
         for path in staging.iterdir():
             with path.open("rb") as fh:
@@ -134,10 +156,10 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return path if (path / "state.json").exists() else None
 
 
-def load_checkpoint(path: Path, module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore weights, optimizer and RNG from ``path``; returns its state.json."""
+def load_checkpoint(path: Path, module: nn.Module, optimizer: torch.optim.Optimizer, rank: int = 0) -> dict[str, Any]:
+    """Restore weights, optimizer and this rank's RNG from ``path``; returns its state.json."""
     load_trainable_state(module, load_safetensors(path / "weights.safetensors"))
     restore_optimizer(optimizer, load_safetensors(path / "optimizer.safetensors"))
-    torch.set_rng_state(load_safetensors(path / "rng.safetensors")["torch"])
+    restore_rng(load_safetensors(path / "rng.safetensors"), rank)
     state: dict[str, Any] = json.loads((path / "state.json").read_text())
     return state

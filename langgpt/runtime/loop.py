@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from langgpt.runtime.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from langgpt.runtime.checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint
 from langgpt.runtime.settings import RunSettings
 
 
@@ -71,6 +71,32 @@ class Dist:
         value = value.clone()
         td.all_reduce(value)
         return value
+
+    def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's copy of a same-shaped tensor (on every rank)."""
+        if not self.active:
+            return [tensor]
+        import torch.distributed as td
+
+        out = [torch.empty_like(tensor) for _ in range(self.world)]
+        td.all_gather(out, tensor)
+        return out
+
+    def share_text(self, text: str | None) -> str:
+        """Rank 0's ``text`` on every rank (e.g. the run directory it chose)."""
+        if not self.active:
+            return text or ""
+        import torch.distributed as td
+
+        data = (text or "").encode("utf-8")[:4096]
+        buffer = torch.zeros(4097, dtype=torch.uint8)
+        buffer[0] = 0
+        length = torch.tensor([len(data)], dtype=torch.long)
+        if self.main:
+            buffer[: len(data)] = torch.tensor(list(data), dtype=torch.uint8)
+        td.broadcast(length, 0)
+        td.broadcast(buffer, 0)
+        return bytes(buffer[: int(length.item())].tolist()).decode("utf-8")
 
     def barrier(self) -> None:
         if self.active:
@@ -221,26 +247,32 @@ def train(
     checkpoints = run_dir / "checkpoints" if run_dir is not None else None
     log_path = run_dir / "train_log.jsonl" if run_dir is not None else None
     start = 0
+    window: list[tuple[float, float]] = []  # (loss sum, count) of the steps since the last log record
     if resume and checkpoints is not None:
         found = latest_checkpoint(checkpoints)
         if found is not None:
-            state = load_checkpoint(found, module, optimizer)
+            state = load_checkpoint(found, module, optimizer, dist.rank)
             start = int(state["step"])
+            window = [(float(s), float(c)) for s, c in state.get("pending", [])]
     log = _read_log(log_path, start) if (resume and log_path is not None) else []
     if log_path is not None and dist.main:
         _write_log(log_path, log)
     bar = _Bar(progress and dist.main, total, start)
     started = time.perf_counter()
-    window: list[tuple[float, float]] = []
     step = start
     with StopFlag() as stop:
         try:
             for step in range(start, total):
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(step, total, settings)
-                indices = batch_indices(step, len(examples), settings)[dist.rank :: dist.world]
-                batch = collate([examples[i] for i in indices], pad_id, where)
+                everyone = batch_indices(step, len(examples), settings)
+                indices = everyone[dist.rank :: dist.world]
+                # a rank left without examples (a last batch smaller than the world) still joins the
+                # gradient exchange, with one example whose loss counts zero
+                weight = 1.0 if indices else 0.0
+                batch = collate([examples[i] for i in indices or everyone[:1]], pad_id, where)
                 loss_sum, count, _ = model(batch)
+                loss_sum, count = loss_sum * weight, count * int(weight)
                 global_count = dist.sum(count.detach().to(torch.float32).cpu()).clamp(min=1)
                 loss = loss_sum * dist.world / global_count.to(loss_sum.device)
                 loss.backward()
@@ -262,12 +294,14 @@ def train(
                 else:
                     bar.update(done, None)
                 if checkpoints is not None and done < total and done % settings.save_every == 0:
-                    _checkpoint(checkpoints, done, module, optimizer, meta, settings, dist)
+                    _checkpoint(checkpoints, done, module, optimizer, {**meta, "pending": window}, settings, dist)
                 stopping = dist.sum(torch.tensor(float(stop.raised))).item() > 0
                 if stopping:
                     path = None
                     if checkpoints is not None:
-                        path = _checkpoint(checkpoints, done, module, optimizer, meta, settings, dist)
+                        path = _checkpoint(
+                            checkpoints, done, module, optimizer, {**meta, "pending": window}, settings, dist
+                        )
                     raise Interrupted(done, path)
         finally:
             bar.close()
@@ -285,8 +319,14 @@ def _checkpoint(
     dist: Dist,
 ) -> Path | None:
     path = None
+    states = rng_state(dist.rank)
+    everyone: dict[str, torch.Tensor] = {}
+    for key, tensor in states.items():  # every rank's random state, saved by rank 0
+        name = key.rsplit(".", 1)[0]
+        for rank, copy in enumerate(dist.gather(tensor)):
+            everyone[f"{name}.{rank}"] = copy
     if dist.main:
-        path = save_checkpoint(folder, step, module, optimizer, meta, settings.keep_checkpoints)
+        path = save_checkpoint(folder, step, module, optimizer, meta, settings.keep_checkpoints, everyone)
     dist.barrier()
     return path
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,10 +102,13 @@ class RunSettings:
 
 
 def source_hash(program: Program) -> str:
-    """SHA-256 over every source file of the program (imports included), in a stable order."""
+    """SHA-256 over every source file of the program (imports included), in a stable order. Files are
+    named relative to the main file's folder, so the same project hashes alike from any directory."""
     digest = hashlib.sha256()
-    for name in sorted(program.sources):
-        digest.update(name.encode() + b"\0" + program.sources[name].encode() + b"\0")
+    base = os.path.dirname(os.path.abspath(program.main.name))
+    named = {os.path.relpath(os.path.abspath(name), base): text for name, text in program.sources.items()}
+    for name in sorted(named):
+        digest.update(name.encode() + b"\0" + named[name].encode() + b"\0")
     return digest.hexdigest()
 
 
