@@ -144,40 +144,12 @@ def weather_rows(path: Path, limit: int | None) -> list[dict[str, str]]:
 
 
 def tiny_gpt2(folder: Path, texts: list[str]) -> Path:
-    """A small GPT-2 (4 layers, 128 wide) and a byte-level BPE tokenizer trained on ``texts``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    """A small GPT-2 (4 layers, 128 wide) and a byte-level BPE tokenizer trained on ``texts``, built
+    by the test suite's tiny-model builder."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tinymodels import build_gpt2
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=2000, special_tokens=["<|endoftext|>", "<pad>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>",
-        pad_token="<pad>",
-        model_max_length=256,
-    )
-    config = GPT2Config(
-        vocab_size=len(fast),
-        n_positions=256,
-        n_embd=128,
-        n_layer=4,
-        n_head=4,
-        bos_token_id=0,
-        eos_token_id=0,
-        pad_token_id=1,
-    )
-    import torch
-
-    torch.manual_seed(0)
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    fast.save_pretrained(folder)
-    return folder
+    return build_gpt2(folder, texts, vocab_size=2000, width=128, layers=4, heads=4, seed=0)
 
 
 def weather(work: Path, quick: bool) -> dict[str, Any]:

@@ -45,3 +45,39 @@ def expectation(path: str) -> tuple[str, int, int]:
     code, where = first[len(prefix) :].split()
     line, col = where.split(":")
     return code, int(line), int(col)
+
+
+def tiny_cloze_source(**train: object) -> str:
+    """A small sentiment program for the runtime's process tests: a cloze template, one label word per
+    label (words the tiny test tokenizers know) and a `train` block with ``train`` on top of fixed
+    settings (full fine-tuning, 4 epochs, lr 1e-3, seed 7)."""
+    settings: dict[str, object] = {
+        "model": "minilm",
+        "method": "full",
+        "task": "classify",
+        "entry": "cloze",
+        "epochs": 4,
+        "lr": "1e-3",
+        **train,
+        "seed": 7,
+        "metrics": "[accuracy, macro_f1]",
+    }
+    lines = "".join(f"  {key}: {value}\n" for key, value in settings.items())
+    return f"""lgpt 1
+
+var sentence: text
+var label: label {{negative, positive}}
+
+template cloze {{
+  text: "{{sentence}} it was {{answer}}."
+  answer: label
+}}
+
+verbalizer label_words for label {{
+  negative: "bad"
+  positive: "good"
+}}
+
+train {{
+{lines}}}
+"""

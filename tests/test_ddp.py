@@ -31,35 +31,10 @@ distributed = pytest.importorskip("torch.distributed")
 if not distributed.is_available() or not distributed.is_gloo_available():
     pytest.skip("torch.distributed with gloo is not available", allow_module_level=True)
 
-from helpers import REPO_ROOT  # noqa: E402
+from helpers import REPO_ROOT, tiny_cloze_source  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-SOURCE = """lgpt 1
-
-var sentence: text
-var label: label {negative, positive}
-
-template cloze {
-  text: "{sentence} it was {answer}."
-  answer: label
-}
-
-verbalizer label_words for label {
-  negative: "bad"
-  positive: "good"
-}
-
-train {
-  model: minilm
-  method: full
-  task: classify
-  entry: cloze
-  epochs: 4
-  lr: 1e-3
-  seed: 7
-  metrics: [accuracy, macro_f1]
-}
-"""
+SOURCE = tiny_cloze_source()
 POSITIVE = ["the film was great", "great phone and good battery", "the acting was good", "the battery lasts for days"]
 NEGATIVE = ["a terrible plot", "bad dialogue and bad acting", "the zipper broke, terrible quality", "a waste of time"]
 WEIGHT_ATOL = 1e-5

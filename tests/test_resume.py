@@ -32,39 +32,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
 
-from helpers import REPO_ROOT  # noqa: E402
+from helpers import REPO_ROOT, tiny_cloze_source  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 LGPT = [sys.executable, "-m", "langgpt.cli"]
 #: 48 rows, batch 4, 4 epochs: 48 steps, a checkpoint every 2 (--save-every 2), a log record every 5
 STEPS = 48
-SOURCE = """lgpt 1
-
-var sentence: text
-var label: label {negative, positive}
-
-template cloze {
-  text: "{sentence} it was {answer}."
-  answer: label
-}
-
-verbalizer label_words for label {
-  negative: "bad"
-  positive: "good"
-}
-
-train {
-  model: minilm
-  method: full
-  task: classify
-  entry: cloze
-  epochs: 4
-  lr: 1e-3
-  batch_size: 4
-  seed: 7
-  metrics: [accuracy, macro_f1]
-}
-"""
+SOURCE = tiny_cloze_source(batch_size=4)
 POSITIVE = [
     "the film was great",
     "great phone and good battery",

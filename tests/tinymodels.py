@@ -18,7 +18,18 @@ CORPUS = [
 ] * 20
 
 
-def build_gpt2(folder: Path) -> Path:
+def build_gpt2(
+    folder: Path,
+    texts: list[str] | None = None,
+    *,
+    vocab_size: int = 400,
+    width: int = 64,
+    layers: int = 2,
+    heads: int = 2,
+    seed: int | None = None,
+) -> Path:
+    """A GPT-2 from a config and a byte-level BPE tokenizer trained on ``texts`` (default: CORPUS).
+    bench/tasks.py builds its larger weather model with this too."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -26,9 +37,11 @@ def build_gpt2(folder: Path) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|endoftext|>", "<pad>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>", "<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(CORPUS, trainer)
+    tok.train_from_iterator(texts or CORPUS, trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token="<|endoftext|>",
@@ -39,13 +52,17 @@ def build_gpt2(folder: Path) -> Path:
     config = GPT2Config(
         vocab_size=fast.vocab_size,
         n_positions=256,
-        n_embd=64,
-        n_layer=2,
-        n_head=2,
+        n_embd=width,
+        n_layer=layers,
+        n_head=heads,
         bos_token_id=0,
         eos_token_id=0,
         pad_token_id=1,
     )
+    if seed is not None:
+        import torch
+
+        torch.manual_seed(seed)
     model = GPT2LMHeadModel(config)
     model.eval()
     folder.mkdir(parents=True, exist_ok=True)

@@ -116,8 +116,8 @@ class WordScorer(nn.Module):
         return _classification_loss(logits, batch)
 
 
-class HiddenHead(nn.Module):
-    """A linear class head on the backbone's hidden state at one position per example."""
+class _LinearOnEncoder(nn.Module):
+    """An encoder and a linear head over its hidden states (after dropout)."""
 
     def __init__(self, encoder: nn.Module, head: nn.Linear, shift: int, dropout: float) -> None:
         super().__init__()
@@ -125,6 +125,10 @@ class HiddenHead(nn.Module):
         self.head = head
         self.shift = shift
         self.drop = nn.Dropout(dropout)
+
+
+class HiddenHead(_LinearOnEncoder):
+    """A linear class head on the backbone's hidden state at one position per example."""
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         hidden = _hidden(self.encoder, batch)
@@ -176,15 +180,8 @@ def word_prototypes(encoder: nn.Module, tokenizer: Any, words: list[list[str]]) 
     return torch.stack(rows)
 
 
-class TokenTagger(nn.Module):
+class TokenTagger(_LinearOnEncoder):
     """A linear tag head on every token (ner); virtual prompt tokens are cut off first."""
-
-    def __init__(self, encoder: nn.Module, head: nn.Linear, shift: int, dropout: float) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.head = head
-        self.shift = shift
-        self.drop = nn.Dropout(dropout)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         hidden = _hidden(self.encoder, batch)[:, self.shift :]
