@@ -81,6 +81,10 @@ class _Session:
         self.program = program
         self.settings = settings
         self.trust_remote_code = trust_remote_code
+        if settings.threads:
+            import torch
+
+            torch.set_num_threads(settings.threads)
         self.tokenizer = load_tokenizer(settings.model, trust_remote_code)
         if not getattr(self.tokenizer, "is_fast", False):
             raise UsageError(f"`{settings.model}` has no fast tokenizer (tokenizer.json); lgpt run needs one")
@@ -360,7 +364,7 @@ def _resumed_settings(
     )
     if changed:
         raise UsageError(f"cannot resume {run_dir}: settings changed since it started ({', '.join(changed)})")
-    later = {k: getattr(given, k) for k in ("eval_batch_size", "eval_limit", "max_new_tokens", "log_every")}
+    later = {k: getattr(given, k) for k in ("eval_batch_size", "eval_limit", "max_new_tokens", "log_every", "threads")}
     source = json.loads((run_dir / "source.json").read_text(encoding="utf-8"))
     if train is None and source.get("train"):
         train = Path(source["train"])
@@ -617,7 +621,7 @@ def _load(
         if not config.exists() or not (run_dir / "weights.safetensors").exists():
             raise UsageError(f"{run_dir} is not a finished run (no config.json or weights.safetensors)")
         settings = RunSettings.from_json(config.read_text(encoding="utf-8"))
-        for key in ("eval_batch_size", "eval_limit", "max_new_tokens"):
+        for key in ("eval_batch_size", "eval_limit", "max_new_tokens", "threads"):
             if overrides and overrides.get(key) is not None:
                 settings = settings.replace(**{key: overrides[key]})
         labels = tuple(json.loads((run_dir / "labels.json").read_text(encoding="utf-8")))

@@ -14,6 +14,7 @@ example of each global batch; only rank 0 writes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -165,10 +166,16 @@ def batch_indices(step: int, examples: int, settings: RunSettings) -> list[int]:
     """The global batch of ``step``: a pure function of (seed, step), so resuming repeats it."""
     per_epoch = steps_per_epoch(examples, settings.batch_size)
     epoch, index = divmod(step, per_epoch)
-    generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
-    order = torch.randperm(examples, generator=generator)
-    chosen: list[int] = order[index * settings.batch_size : (index + 1) * settings.batch_size].tolist()
-    return chosen
+    order = _epoch_order(settings.seed, epoch, examples)
+    return order[index * settings.batch_size : (index + 1) * settings.batch_size]
+
+
+@functools.lru_cache(maxsize=2)
+def _epoch_order(seed: int, epoch: int, examples: int) -> list[int]:
+    """One shuffle per epoch (cached: every step of the epoch slices the same order)."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order: list[int] = torch.randperm(examples, generator=generator).tolist()
+    return order
 
 
 def learning_rate(step: int, total: int, settings: RunSettings) -> float:

@@ -43,6 +43,7 @@ FIELDS: dict[str, tuple[type, Any]] = {
     "log_every": (int, 5),
     "max_new_tokens": (int, 60),
     "eval_batch_size": (int, 64),
+    "threads": (int, None),  # torch threads per process (default: torch's); 1 helps on a busy machine
     "tokens": (int, 20),  # virtual tokens of prompt/prefix/P-tuning
     "r": (int, 8),
     "alpha": (int, 16),
@@ -97,7 +98,15 @@ class RunSettings:
     def training_key(self) -> dict[str, Any]:
         """What must not change between a run and its ``--resume`` (everything that shapes the
         weights or the data order)."""
-        keep = {"log_every", "save_every", "keep_checkpoints", "eval_batch_size", "eval_limit", "max_new_tokens"}
+        keep = {
+            "log_every",
+            "save_every",
+            "keep_checkpoints",
+            "eval_batch_size",
+            "eval_limit",
+            "max_new_tokens",
+            "threads",
+        }
         return {k: v for k, v in self.as_dict().items() if k not in keep}
 
 
@@ -221,6 +230,6 @@ def _validate(values: dict[str, Any]) -> None:
     for key in ("warmup", "dropout"):
         if not 0 <= values[key] < 1:
             raise UsageError(f"`{key}` must be in [0, 1), got {values[key]}")
-    for key in ("limit", "eval_limit", "per_class"):
+    for key in ("limit", "eval_limit", "per_class", "threads"):
         if values[key] is not None and values[key] < 1:
             raise UsageError(f"`{key}` must be 1 or more, got {values[key]}")
