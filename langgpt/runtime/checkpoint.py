@@ -143,8 +143,11 @@ def _prune(folder: Path, keep: int, newest: str) -> None:
     for old in steps[: max(0, len(steps) - keep)]:
         if old.name != newest:
             shutil.rmtree(old, ignore_errors=True)
-    for stale in folder.glob(".step-*.tmp"):  # left by a kill while writing
+    # left by a kill while writing (one writer per run directory, so none of them is in use now)
+    for stale in folder.glob(".step-*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in folder.glob(f".{LATEST}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
