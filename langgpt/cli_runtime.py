@@ -315,7 +315,7 @@ def eval_command(
     """Score a trained run, or the untrained model (zero-/few-shot prompting), on --data."""
     _require_file(file)
     from langgpt.atomic import write_text
-    from langgpt.runtime.api import evaluate
+    from langgpt.runtime.api import evaluate, jsonl_text
 
     overrides = _overrides(sets, model=model, method=method, task=task, entry=entry, head=head, eval_limit=eval_limit)
     try:
@@ -339,7 +339,7 @@ def eval_command(
     if output is not None:
         write_text(output, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     if predictions is not None:
-        write_text(predictions, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds))
+        write_text(predictions, jsonl_text(preds))
 
 
 @app.command("predict")
@@ -369,7 +369,7 @@ def predict_command(
         _predict_one(file, _prompt_row(file, prompt, var, root), run_dir, overrides, root, trust_remote_code)
         return
     from langgpt.atomic import write_text
-    from langgpt.runtime.api import predict
+    from langgpt.runtime.api import jsonl_text, predict
 
     try:
         preds = predict(
@@ -385,7 +385,7 @@ def predict_command(
     except (UsageError, DiagnosticError) as exc:
         _fail(exc)
         return
-    text = "".join(json.dumps({k: v for k, v in p.items() if k != "gold"}, ensure_ascii=False) + "\n" for p in preds)
+    text = jsonl_text([{k: v for k, v in p.items() if k != "gold"} for p in preds])
     if output is not None:
         write_text(output, text)
         _stderr_console().print(f"wrote {len(preds):,} predictions to {output}")

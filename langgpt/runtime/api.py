@@ -291,7 +291,7 @@ def _run_in(
             evaluation = session.evaluate(built, eval_data, progress)
             after = evaluation.metrics
             predictions = run_dir / "predictions.jsonl"
-            write_text(predictions, _jsonl(evaluation.predictions))
+            write_text(predictions, jsonl_text(evaluation.predictions))
         _write_metrics(run_dir, settings.task, before, after, result, train_data, eval_data)
         _plot(run_dir, program)
     dist.barrier()
@@ -504,7 +504,8 @@ def _describe(
     return "\n".join(lines)
 
 
-def _jsonl(records: list[dict[str, Any]]) -> str:
+def jsonl_text(records: list[dict[str, Any]]) -> str:
+    """Records as JSON lines (UTF-8 kept as is)."""
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
@@ -589,7 +590,7 @@ def predict(
     with tempfile.TemporaryDirectory(prefix="lgpt-predict-") as scratch:
         if data is None:
             data = Path(scratch) / "rows.jsonl"
-            data.write_text(_jsonl(rows or []), encoding="utf-8")
+            data.write_text(jsonl_text(rows or []), encoding="utf-8")
         predict_data = session.data(
             data,
             "predict",

@@ -93,9 +93,8 @@ def _compiled_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     from langgpt.targets.dataset import compile_dataset
 
-    kind = {"mlm": "masked", "embedding": "masked"}.get(mode, mode)
-    if mode == "plain":  # the rows are only rendered here (the plain head tokenizes the prompt itself)
-        kind = "masked" if getattr(tokenizer, "mask_token", None) is not None else "causal"
+    # the plain head reads the prompt without an answer slot: render only, it tokenizes the prompt itself
+    kind = None if mode == "plain" else {"mlm": "masked", "embedding": "masked"}.get(mode, mode)
     work.mkdir(parents=True, exist_ok=True)
     output = work / f"{split}.jsonl"
     if skip_bad and rejects is None:
@@ -105,7 +104,7 @@ def _compiled_rows(
         data=data,
         output=output,
         entry=settings.entry,
-        tokenizer=tokenizer,
+        tokenizer=tokenizer if kind is not None else None,
         kind=kind,
         skip_bad=skip_bad,
         rejects=rejects,
@@ -162,11 +161,10 @@ def _classify(
     shortened = 0
     plain_ids: list[list[int]] = []
     if mode == "plain":
-        encoded = tokenizer([r["prompt"] for r in records], truncation=True, max_length=max_length)
-        plain_ids = encoded["input_ids"]
+        plain_ids = tokenizer([r["prompt"] for r in records])["input_ids"]
     causal_plain = mode == "plain" and getattr(tokenizer, "cls_token_id", None) is None
     for i, record in enumerate(records):
-        ids: list[int] = record["input_ids"]
+        ids: list[int] = plain_ids[i] if mode == "plain" else record["input_ids"]
         if mode in ("mlm", "embedding"):
             ids, position, cut = fit_masked(ids, record["mask_positions"][0], max_length)
         elif mode == "causal":
@@ -175,9 +173,12 @@ def _classify(
         elif mode == "seq2seq":
             ids, cut = fit_left(ids, max_length)
             position = 0
-        else:
-            ids, cut = plain_ids[i], len(record["input_ids"]) > max_length
-            position = len(ids) - 1 if causal_plain else 0
+        elif causal_plain:  # read at the last token: keep the end
+            ids, cut = fit_left(ids, max_length)
+            position = len(ids) - 1
+        else:  # read at the first token: keep the start and the closing special token
+            ids, cut = (ids[: max_length - 1] + ids[-1:], True) if len(ids) > max_length else (ids, False)
+            position = 0
         shortened += cut
         example = {"input_ids": ids, "position": position}
         if record["label"] is not None:

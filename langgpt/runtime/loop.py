@@ -91,7 +91,6 @@ class Dist:
 
         data = (text or "").encode("utf-8")[:4096]
         buffer = torch.zeros(4097, dtype=torch.uint8)
-        buffer[0] = 0
         length = torch.tensor([len(data)], dtype=torch.long)
         if self.main:
             buffer[: len(data)] = torch.tensor(list(data), dtype=torch.uint8)
